@@ -1,0 +1,304 @@
+"""The ``river`` command.
+
+Human output by default, ``--json`` for machines, progress bars on stderr for anything slower
+than a second. Errors are one line on stderr (``river: error: ...``) and a non-zero exit:
+1 for bad input or environment, 2 for bad usage, 130 when cancelled, 70 for an internal bug.
+Heavy modules are imported inside the handlers so ``river --version`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from river_core import __version__
+from river_core.errors import Cancelled, RiverError
+from river_core.progress import ProgressCallback, ProgressEvent
+
+EXIT_USER_ERROR = 1
+EXIT_CANCELLED = 130
+EXIT_INTERNAL = 70
+
+FORMAT_CHOICES = ("prores", "dnxhr", "h264", "ffv1", "png")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Resolved here, not with set_defaults: parent-parser actions are shared objects, and a
+    # default set on the top parser would leak into every sub-parser and undo an earlier flag.
+    args.debug = getattr(args, "debug", False) or _env_flag("RIVER_DEBUG")
+    args.quiet = getattr(args, "quiet", False)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return int(args.handler(args) or 0)
+    except Cancelled as exc:
+        _error(f"cancelled ({exc}); nothing was left half-written")
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        _error("interrupted; nothing was left half-written")
+        return EXIT_CANCELLED
+    except RiverError as exc:
+        if args.debug:
+            raise
+        _error(str(exc))
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0  # `river media probe x --json | head` is fine
+    except Exception as exc:
+        if args.debug:
+            raise
+        _error(
+            f"internal error: {type(exc).__name__}: {exc} — this is a bug in RIVER NLE; "
+            "run again with --debug for the traceback and report it"
+        )
+        return EXIT_INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The global options are accepted before or after the command. Sub-parsers must not reset
+    # them (argparse lets a sub-parser's default overwrite a value given earlier), hence SUPPRESS.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks instead of one-line errors (or set RIVER_DEBUG=1)",
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="river",
+        parents=[common],
+        description="RIVER NLE: reasoning video editing for your NLE's clips.",
+    )
+    parser.add_argument("--version", action="version", version=f"river-nle {__version__}")
+    groups = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    media = groups.add_parser("media", help="inspect and extract media", parents=[common])
+    media_cmds = media.add_subparsers(title="media commands", metavar="COMMAND")
+    p = media_cmds.add_parser(
+        "probe", parents=[common], help="container, codec, exact rate, frames, timecode, audio"
+    )
+    p.add_argument("media", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_media_probe)
+
+    p = media_cmds.add_parser(
+        "extract", parents=[common], help="write a frame range with its audio and timecode"
+    )
+    p.add_argument("media", type=Path)
+    p.add_argument(
+        "--range",
+        required=True,
+        metavar="START:END",
+        help="source frames, half-open: 30:120 is frames 30 to 119",
+    )
+    p.add_argument("--format", required=True, choices=FORMAT_CHOICES)
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output file (.mov for prores/dnxhr, .mp4 for h264, .mkv for ffv1) or folder (png)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (never a source)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_media_extract)
+
+    twin = groups.add_parser("twin", help="digital twins of clips", parents=[common])
+    twin_cmds = twin.add_subparsers(title="twin commands", metavar="COMMAND")
+    p = twin_cmds.add_parser("schema", parents=[common], help="print the twin's JSON Schema")
+    p.set_defaults(handler=cmd_twin_schema)
+    p = twin_cmds.add_parser(
+        "validate", parents=[common], help="check a twin.json against the schema and rules"
+    )
+    p.add_argument("twin", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_twin_validate)
+
+    p = groups.add_parser(
+        "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"
+    )
+    p.add_argument("--out", type=Path, default=Path("river-demo"), help="folder for the demo's outputs")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# -- media -----------------------------------------------------------------------------------
+
+
+def cmd_media_probe(args: argparse.Namespace) -> int:
+    from river_core.media.probe import probe
+
+    info = probe(args.media)
+    if args.json:
+        _print_json(info.to_json())
+        return 0
+    from river_core.media.rational import format_rate
+
+    tc = info.start_timecode
+    lines = [
+        f"{info.path}  ({info.container}, {info.size_bytes / 1e6:.1f} MB)",
+        f"  video     stream {info.video_index}: {info.codec}{' ' + info.profile if info.profile else ''}, "
+        f"{info.width}×{info.height}, {info.pix_fmt}, {info.colorspace}/{info.color_range}",
+        f"  rate      {format_rate(info.rate)} ({float(info.rate):.3f} fps), "
+        + ("VARIABLE frame rate" if info.variable_frame_rate else "constant"),
+        f"  frames    {info.frame_count} "
+        f"(duration {format_rate(info.duration)} s ≈ {float(info.duration):.3f} s)",
+        f"  timecode  {tc} ({'drop-frame' if tc.drop_frame else 'non-drop'}, {info.timecode_source})"
+        if tc
+        else "  timecode  none (counted from 00:00:00:00)",
+    ]
+    if info.rotation:
+        w, h = info.display_size
+        lines.append(f"  rotation  {info.rotation}° (displayed as {w}×{h})")
+    if not info.audio:
+        lines.append("  audio     none")
+    for a in info.audio:
+        lines.append(
+            f"  audio     stream {a.index}: {a.codec}, {a.sample_rate} Hz, {a.layout} ({a.channels} ch)"
+        )
+    lines += [f"  warning   {w}" for w in info.warnings]
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_media_extract(args: argparse.Namespace) -> int:
+    from river_core.media.extract import extract
+    from river_core.media.probe import probe
+    from river_core.media.rational import FrameRange
+
+    info = probe(args.media)
+    frame_range = FrameRange.parse(args.range, info.frame_count)
+    with progress_bar(args, f"extract {args.format}", len(frame_range)) as progress:
+        result = extract(
+            args.media, frame_range, args.format, args.out, overwrite=args.overwrite, progress=progress
+        )
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(
+            f"wrote {result.path}: {result.frame_count} frames ({result.frame_range}) at "
+            f"{result.to_json()['rate']}, first frame {result.timecode}, "
+            f"{len(result.audio_samples)} audio track(s)"
+        )
+    return 0
+
+
+# -- twin ------------------------------------------------------------------------------------
+
+
+def cmd_twin_schema(args: argparse.Namespace) -> int:
+    from river_core.twin.schema import twin_json_schema
+
+    _print_json(twin_json_schema())
+    return 0
+
+
+def cmd_twin_validate(args: argparse.Namespace) -> int:
+    from river_core.twin.schema import validate_twin
+
+    doc = validate_twin(args.twin)
+    n_objects = sum(len(f.objects) for f in doc.frames)
+    summary = {
+        "valid": True,
+        "path": str(args.twin),
+        "schema_version": doc.schema_version,
+        "frames": len(doc.frames),
+        "objects": n_objects,
+        "tracks": len({o.id for f in doc.frames for o in f.objects}),
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"{args.twin}: valid twin (schema {doc.schema_version}), {summary['frames']} frames, "
+            f"{summary['tracks']} tracks, {n_objects} object masks"
+        )
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from river_core.demo import run_demo
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    with progress_bar(args, "demo", None) as progress:
+        run_demo(args.out, say=say, progress=progress)
+    return 0
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(args: argparse.Namespace, desc: str, total: int | None) -> Iterator[ProgressCallback | None]:
+    """A tqdm bar on stderr that appears only after a second and only on a terminal."""
+    if args.quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(event: ProgressEvent) -> None:
+        bar = bars.get(event.stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bars.clear()
+            bar = bars[event.stage] = tqdm(
+                total=event.total,
+                desc=event.stage if total is None else desc,
+                unit=event.unit,
+                delay=1.0,
+                disable=None,
+                leave=False,
+                file=sys.stderr,
+            )
+        bar.update(event.done - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _error(message: str) -> None:
+    print(f"river: error: {message}", file=sys.stderr)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Turn SIGTERM into an exception so atomic writers remove their temporaries on the way out.
+    raise Cancelled("terminated by signal")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""Encode RGB frames and audio into editor deliverables, atomically.
+
+Formats (the literal table :data:`FORMATS`): ProRes 422 HQ and DNxHR HQ in MOV with 24-bit PCM,
+H.264 in MP4 with AAC (MP4 needs a compressed codec), FFV1 in Matroska in an RGB pixel format
+(lossless against the decoded RGB) with 24-bit PCM, and PNG sequences (a folder of numbered PNGs,
+``audio.wav`` and ``sequence.json``). Every output carries the timecode of its first frame.
+
+:func:`extract` copies a frame range of a source; :class:`MediaWriter` is the streaming writer the
+editing pipeline uses for rendered frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import av
+import av.error
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+from PIL import Image
+
+from river_core.atomic import atomic_path
+from river_core.errors import MediaError, OutputError
+from river_core.media.rational import Timecode, format_rate, frames_to_samples
+
+Matrix = Literal["bt709", "bt601"]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How one deliverable format is written."""
+
+    name: str
+    description: str
+    extension: str  # "" for a folder (PNG sequence)
+    codec: str
+    pix_fmt: str
+    muxer: str | None
+    audio_codec: str
+    options: dict[str, str] = field(default_factory=dict)
+    muxer_options: dict[str, str] = field(default_factory=dict)
+    lossless: bool = False
+    even_size: bool = True  # chroma-subsampled formats need even width and height
+
+
+FORMATS: dict[str, OutputFormat] = {
+    "prores": OutputFormat(
+        "prores",
+        "Apple ProRes 422 HQ, 10-bit 4:2:2, MOV, 24-bit PCM",
+        ".mov",
+        "prores_ks",
+        "yuv422p10le",
+        "mov",
+        "pcm_s24le",
+        options={"profile": "3", "vendor": "apl0"},
+    ),
+    "dnxhr": OutputFormat(
+        "dnxhr",
+        "Avid DNxHR HQ, 8-bit 4:2:2, MOV, 24-bit PCM",
+        ".mov",
+        "dnxhd",
+        "yuv422p",
+        "mov",
+        "pcm_s24le",
+        options={"profile": "dnxhr_hq"},
+    ),
+    "h264": OutputFormat(
+        "h264",
+        "H.264 High, 4:2:0, MP4, AAC 320 kb/s",
+        ".mp4",
+        "libx264",
+        "yuv420p",
+        "mp4",
+        "aac",
+        options={"crf": "16", "preset": "medium"},
+        muxer_options={"movflags": "+faststart"},
+    ),
+    "ffv1": OutputFormat(
+        "ffv1",
+        "FFV1 level 3, 8-bit RGB (lossless), Matroska, 24-bit PCM",
+        ".mkv",
+        "ffv1",
+        "bgr0",
+        "matroska",
+        "pcm_s24le",
+        options={"level": "3", "g": "1", "slicecrc": "1"},
+        lossless=True,
+        even_size=False,
+    ),
+    "png": OutputFormat(
+        "png",
+        "PNG sequence (8-bit RGB, lossless) + audio.wav + sequence.json",
+        "",
+        "png",
+        "rgb24",
+        None,
+        "pcm_s24le",
+        lossless=True,
+        even_size=False,
+    ),
+}
+
+_AUDIO_FORMATS = {"pcm_s24le": "s32", "aac": "fltp"}
+_AAC_BITRATE = 320_000
+_PNG_COMPRESS_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class AudioTrackSpec:
+    """One audio track to write: its sample rate and channel layout (e.g. ``"stereo"``)."""
+
+    sample_rate: int
+    layout: str
+    channels: int
+
+
+def output_path_for(fmt: OutputFormat, out: Path) -> Path:
+    """Check that ``out`` has the format's extension (a folder for PNG) and return it."""
+    if fmt.extension and out.suffix.lower() != fmt.extension:
+        raise OutputError(
+            f"--format {fmt.name} writes {fmt.extension} files; "
+            f"name the output like {out.stem}{fmt.extension}"
+        )
+    if not fmt.extension and out.suffix:
+        raise OutputError(
+            f"--format png writes a folder of PNGs; give a folder name without an extension, not {out.name}"
+        )
+    return out
+
+
+class MediaWriter:
+    """Streams RGB frames (and audio) into one deliverable; renames it into place on success.
+
+    Use as a context manager. If the block raises (cancel included), nothing is left at ``path``.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        fmt: str | OutputFormat,
+        *,
+        width: int,
+        height: int,
+        rate: Fraction,
+        timecode: Timecode,
+        first_frame: int = 0,
+        audio: Sequence[AudioTrackSpec] = (),
+        rotation: int = 0,
+        matrix: Matrix = "bt709",
+        sources: Sequence[Path] = (),
+        overwrite: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.format = FORMATS[fmt] if isinstance(fmt, str) else fmt
+        self.path = output_path_for(self.format, Path(path))
+        if self.format.even_size and (width % 2 or height % 2):
+            raise OutputError(
+                f"{self.format.name} needs an even width and height but the frames are {width}×{height}; "
+                "use --format ffv1 or png for odd sizes"
+            )
+        self.width, self.height, self.rate = width, height, rate
+        self.timecode, self.first_frame, self.rotation, self.matrix = timecode, first_frame, rotation, matrix
+        self.audio_specs = tuple(audio)
+        self.metadata = metadata or {}
+        self._sources, self._overwrite = tuple(Path(s) for s in sources), overwrite
+        self.frames_written = 0
+        self.samples_written = [0] * len(self.audio_specs)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> MediaWriter:
+        self._atomic = atomic_path(
+            self.path, directory=self.format.muxer is None, sources=self._sources, overwrite=self._overwrite
+        )
+        self._tmp = self._atomic.__enter__()
+        try:
+            self._open()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        try:
+            if exc is None:
+                self._finish()
+            else:
+                self._abort()
+        except BaseException as finish_exc:
+            self._atomic.__exit__(type(finish_exc), finish_exc, finish_exc.__traceback__)
+            raise
+        return self._atomic.__exit__(exc_type, exc, tb)
+
+    def _open(self) -> None:
+        fmt = self.format
+        self._containers: list[av.container.OutputContainer] = []
+        if fmt.muxer is None:
+            self._video = None
+            self._audio = [self._open_wav(i, spec) for i, spec in enumerate(self.audio_specs)]
+            return
+        try:
+            out = av.open(str(self._tmp), mode="w", format=fmt.muxer, container_options=fmt.muxer_options)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"cannot create {self.path}: {exc}") from None
+        self._containers.append(out)
+        out.metadata["timecode"] = str(self.timecode)
+        for key, value in self.metadata.items():
+            out.metadata[key] = str(value)
+        vs = out.add_stream(fmt.codec, rate=self.rate, options=dict(fmt.options))
+        assert isinstance(vs, av.video.stream.VideoStream)
+        vs.width, vs.height, vs.pix_fmt = self.width, self.height, fmt.pix_fmt
+        if fmt.pix_fmt.startswith("yuv"):
+            cc = vs.codec_context
+            cc.colorspace = 1 if self.matrix == "bt709" else 6
+            cc.color_primaries = 1 if self.matrix == "bt709" else 6
+            cc.color_trc = 1 if self.matrix == "bt709" else 6
+            cc.color_range = 1
+        if self.rotation:
+            vs.set_display_rotation(self.rotation)
+        self._video = vs
+        self._audio = [(out, self._add_audio_stream(out, fmt.audio_codec, spec)) for spec in self.audio_specs]
+
+    def _open_wav(self, i: int, spec: AudioTrackSpec) -> tuple[av.container.OutputContainer, av.AudioStream]:
+        name = "audio.wav" if i == 0 else f"audio_{i + 1}.wav"
+        wav = av.open(str(self._tmp / name), mode="w", format="wav")
+        self._containers.append(wav)
+        return wav, self._add_audio_stream(wav, "pcm_s24le", spec)
+
+    @staticmethod
+    def _add_audio_stream(
+        out: av.container.OutputContainer, codec: str, spec: AudioTrackSpec
+    ) -> av.AudioStream:
+        stream = out.add_stream(codec, rate=spec.sample_rate, layout=spec.layout)
+        assert isinstance(stream, av.audio.stream.AudioStream)
+        if codec == "aac":
+            stream.bit_rate = _AAC_BITRATE
+        return stream
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write_video(self, image: np.ndarray) -> None:
+        """Append one frame (H×W×3 uint8 RGB at the writer's size)."""
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise MediaError(
+                f"frame {self.frames_written} is {image.shape} {image.dtype}; "
+                f"expected ({self.height}, {self.width}, 3) uint8 RGB"
+            )
+        if self._video is None:
+            name = f"frame_{self.first_frame + self.frames_written:06d}.png"
+            Image.fromarray(image).save(self._tmp / name, compress_level=_PNG_COMPRESS_LEVEL)
+        else:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if self.format.pix_fmt.startswith("yuv"):
+                frame = frame.reformat(
+                    format=self.format.pix_fmt,
+                    dst_colorspace=Colorspace.ITU709 if self.matrix == "bt709" else Colorspace.ITU601,
+                    dst_color_range=ColorRange.MPEG,
+                )
+            elif self.format.pix_fmt != "rgb24":
+                frame = frame.reformat(format=self.format.pix_fmt)
+            frame.pts = self.frames_written
+            frame.time_base = 1 / self.rate
+            frame.duration = 1
+            self._mux(self._containers[0], self._video, frame)
+        self.frames_written += 1
+
+    def write_audio(self, track: int, samples: np.ndarray) -> None:
+        """Append float32 ``[channels, n]`` samples to audio track ``track``."""
+        spec = self.audio_specs[track]
+        if samples.ndim != 2 or samples.shape[0] != spec.channels:
+            raise MediaError(
+                f"audio for track {track} must be [channels={spec.channels}, n], got {samples.shape}"
+            )
+        if samples.shape[1] == 0:
+            return
+        out, stream = self._audio[track]
+        planar = np.ascontiguousarray(samples, dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=spec.layout)
+        frame.sample_rate = spec.sample_rate
+        frame.pts = self.samples_written[track]
+        frame.time_base = Fraction(1, spec.sample_rate)
+        self._mux(out, stream, frame)
+        self.samples_written[track] += samples.shape[1]
+
+    def audio_target(self, track: int) -> int:
+        """How many samples track ``track`` should hold to match the video written so far."""
+        return frames_to_samples(self.frames_written, self.rate, self.audio_specs[track].sample_rate)
+
+    def _mux(
+        self,
+        out: av.container.OutputContainer,
+        stream: av.video.stream.VideoStream | av.audio.stream.AudioStream,
+        frame: Any,
+    ) -> None:
+        try:
+            for packet in stream.encode(frame):
+                if stream.type == "video" and not packet.duration:
+                    packet.duration = 1
+                out.mux(packet)
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"encoding {self.path} failed: {exc}") from exc
+
+    def _finish(self) -> None:
+        if self._video is not None:
+            self._mux(self._containers[0], self._video, None)  # flush the encoder
+        for out, audio_stream in self._audio:
+            self._mux(out, audio_stream, None)
+        for out in self._containers:
+            out.close()
+        if self.format.muxer is None:
+            sidecar = {
+                "format": "png-sequence",
+                "pattern": "frame_%06d.png",
+                "first_frame": self.first_frame,
+                "frame_count": self.frames_written,
+                "rate": format_rate(self.rate),
+                "timecode": str(self.timecode),
+                "drop_frame": self.timecode.drop_frame,
+                "width": self.width,
+                "height": self.height,
+                "audio": [
+                    "audio.wav" if i == 0 else f"audio_{i + 1}.wav" for i in range(len(self.audio_specs))
+                ],
+                "metadata": self.metadata,
+            }
+            (self._tmp / "sequence.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+
+    def _abort(self) -> None:
+        for out in self._containers:
+            with contextlib.suppress(Exception):  # the temporary is deleted anyway
+                out.close()

@@ -1,0 +1,198 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from river_core import __version__
+from tests.helpers import listing, sha256
+
+
+def test_version(run_cli) -> None:
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out.strip() == f"river-nle {__version__}"
+
+
+def test_installed_entry_point_runs() -> None:
+    river = Path(sys.executable).with_name("river")
+    if not river.exists():
+        pytest.skip("the console script is not installed in this environment")
+    done = subprocess.run([str(river), "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"river-nle {__version__}"
+
+
+def test_probe_json(run_cli, sample_clip: Path) -> None:
+    code, out, err = run_cli("media", "probe", sample_clip, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["rate"], data["frame_count"], data["width"], data["height"]) == ("30000/1001", 90, 1280, 720)
+    assert [a["codec"] for a in data["audio"]] == ["aac"]
+    assert data["start_timecode"] == "00:00:00:00" and data["drop_frame"] is False
+
+
+@pytest.mark.shared_media
+def test_probe_must_show(run_cli, shared_media) -> None:
+    dog = json.loads(run_cli("media", "probe", shared_media("01_dog.mp4"), "--json")[1])
+    assert (dog["rate"], dog["frame_count"], dog["width"], dog["height"]) == ("30000/1001", 289, 1280, 720)
+    assert [a["codec"] for a in dog["audio"]] == ["aac"]
+    bedroom = json.loads(run_cli("media", "probe", shared_media("bedroom.mp4"), "--json")[1])
+    assert (bedroom["rate"], bedroom["frame_count"], bedroom["audio"]) == ("30/1", 200, [])
+
+
+def test_probe_human(run_cli, sample_clip: Path) -> None:
+    code, out, _ = run_cli("media", "probe", sample_clip)
+    assert code == 0
+    assert "30000/1001" in out and "90" in out and "1280×720" in out and "aac" in out
+    assert "00:00:00:00" in out
+
+
+def test_extract_json(run_cli, sample_clip: Path, tmp_path: Path) -> None:
+    out_path = tmp_path / "x.mkv"
+    code, out, err = run_cli(
+        "media",
+        "extract",
+        sample_clip,
+        "--range",
+        "30:63",
+        "--format",
+        "ffv1",
+        "--out",
+        out_path,
+        "--json",
+        "-q",
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    # frame 30 at 29.97 non-drop is 00:00:01:00 (timecode counts 30 frames per second)
+    assert (result["frame_count"], result["timecode"], result["rate"]) == (33, "00:00:01:00", "30000/1001")
+    assert result["audio_samples"] == [52853]
+    assert listing(tmp_path) == ["x.mkv"]
+
+
+def test_global_flags_work_after_the_command(run_cli, tmp_path: Path) -> None:
+    code, _, err = run_cli("media", "probe", tmp_path / "nope.mp4", "--quiet")
+    assert code == 1 and err.startswith("river: error:")
+    for args in (["--debug", "media", "probe"], ["media", "--debug", "probe"], ["media", "probe", "--debug"]):
+        with pytest.raises(FileNotFoundError, match="does not exist"):  # --debug re-raises
+            run_cli(*args, tmp_path / "nope.mp4")
+
+
+def test_twin_schema_is_a_json_schema(run_cli) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    code, out, _ = run_cli("twin", "schema")
+    assert code == 0
+    schema = json.loads(out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert {"schema_version", "video", "frames"} <= set(schema["properties"])
+
+
+# -- bad input: one clear line, non-zero exit, nothing written --------------------------------
+
+
+def _make_bad_inputs(tmp: Path, ffmpeg_exe: str, sample_clip: Path) -> dict[str, tuple[Path, str]]:
+    tmp.mkdir()
+    empty = tmp / "empty.mp4"
+    empty.touch()
+    text = tmp / "notes.mov"
+    text.write_text("not a video at all\n" * 40)
+    truncated = tmp / "truncated.mp4"
+    truncated.write_bytes(sample_clip.read_bytes()[:200_000])
+    audio_only = tmp / "voice.m4a"
+    subprocess.run(
+        [ffmpeg_exe, "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=1", str(audio_only)], check=True
+    )
+    return {
+        "missing": (tmp / "missing.mp4", "does not exist"),
+        "zero-byte": (empty, "is empty (0 bytes)"),
+        "non-video": (text, "not a"),
+        "truncated": (truncated, "truncated"),
+        "audio-only": (audio_only, "no video stream"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "zero-byte", "non-video", "truncated", "audio-only"])
+@pytest.mark.parametrize("command", ["probe", "extract"])
+def test_bad_input_is_one_clear_line(run_cli, ffmpeg_exe, sample_clip, tmp_path, case, command) -> None:
+    inputs = _make_bad_inputs(tmp_path / "in", ffmpeg_exe, sample_clip)
+    path, message = inputs[case]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    before = listing(tmp_path)
+    args = (
+        ["media", "probe", path]
+        if command == "probe"
+        else ["media", "extract", path, "--range", "0:5", "--format", "ffv1", "--out", out_dir / "x.mkv"]
+    )
+    code, out, err = run_cli(*args)
+    assert code == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("river: error:") and message in lines[0], err
+    assert "Traceback" not in err
+    assert listing(tmp_path) == before
+
+
+def test_range_outside_the_clip(run_cli, sample_clip: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "media", "extract", sample_clip, "--range", "80:200", "--format", "ffv1", "--out", tmp_path / "x.mkv"
+    )
+    assert code == 1 and "outside the clip: it has 90 frames" in err and len(err.strip().splitlines()) == 1
+    assert listing(tmp_path) == []
+
+
+def test_output_equal_to_input(run_cli, copy_of, sample_clip: Path) -> None:
+    src = copy_of(sample_clip)
+    digest = sha256(src)
+    code, _, err = run_cli(
+        "media", "extract", src, "--range", "0:5", "--format", "h264", "--out", src, "--overwrite"
+    )
+    assert code == 1 and "is the source media" in err and len(err.strip().splitlines()) == 1
+    assert sha256(src) == digest
+    assert listing(src.parent) == [src.name]
+
+
+def test_usage_errors_exit_2(run_cli, sample_clip: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli(
+        "media", "extract", sample_clip, "--range", "0:5", "--format", "gif", "--out", tmp_path / "x"
+    )
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run_cli(
+        "media", "extract", sample_clip, "--range", "five", "--format", "ffv1", "--out", tmp_path / "x.mkv"
+    )
+    assert code == 1 and "START:END" in err
+
+
+def test_sigterm_mid_extract_leaves_nothing(sample_clip: Path, tmp_path: Path) -> None:
+    """A job killed politely (SIGTERM) removes its temporary output on the way out."""
+    import signal
+    import time
+
+    out = tmp_path / "x.mov"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "river_core.cli",
+            "-q",
+            "media",
+            "extract",
+            str(sample_clip),
+            "--range",
+            "0:90",
+            "--format",
+            "prores",
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the temporary output exists
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err
+    assert listing(tmp_path) == []

@@ -1,0 +1,127 @@
+"""The dependency direction of ARCHITECTURE.md, enforced.
+
+host_plugins → bridge.client only; bridge.server → river_core; river_core imports none of the
+others; the host side imports with torch (and numpy) unavailable.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BLOCKER = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    BLOCKED = set(sys.argv[1].split(","))
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{name} is blocked by the import-boundary test")
+            return None
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def import_with_blocked(
+    modules: list[str], blocked: list[str], *, walk: bool = False
+) -> subprocess.CompletedProcess:
+    code = BLOCKER + textwrap.dedent(
+        f"""
+        import importlib, pkgutil
+        for name in {modules!r}:
+            mod = importlib.import_module(name)
+            if {walk!r} and hasattr(mod, "__path__"):
+                for info in pkgutil.walk_packages(mod.__path__, name + "."):
+                    importlib.import_module(info.name)
+        leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+        assert not leaked, leaked
+        print("ok")
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, ",".join(blocked)], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_blocker_really_blocks() -> None:
+    """The harness must be able to fail: importing torch itself under the blocker fails."""
+    done = import_with_blocked(["torch"], ["torch"])
+    assert done.returncode != 0 and "blocked by the import-boundary test" in done.stderr
+
+
+@pytest.mark.parametrize("package", ["host_plugins", "bridge"])
+def test_host_side_imports_without_torch_or_numpy(package: str) -> None:
+    done = import_with_blocked(
+        [package],
+        ["torch", "numpy", "av", "river_core", "transformers", "diffusers"],
+        walk=package == "host_plugins",
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_cli_and_media_stack_do_not_import_torch() -> None:
+    """`river --version` and media commands stay fast: torch is loaded only by model stages."""
+    done = import_with_blocked(
+        ["river_core.cli", "river_core.media", "river_core.twin.schema", "river_core.twin.synthetic"],
+        ["torch", "transformers", "diffusers"],
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# Which top-level packages each package may import from this project.
+ALLOWED = {
+    "river_core": {"river_core"},
+    "bridge": {"bridge", "river_core"},  # only bridge.server may use river_core, checked below
+    "host_plugins": {"host_plugins", "bridge"},
+}
+PROJECT = set(ALLOWED) | {"trainer"}
+
+
+def project_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in PROJECT}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_dependency_direction(package: str) -> None:
+    problems = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        for name in project_imports(path):
+            top = name.split(".")[0]
+            if top not in ALLOWED[package]:
+                problems.append(f"{rel} imports {name}")
+            if (
+                package == "host_plugins"
+                and top == "bridge"
+                and not (name == "bridge" or name.startswith("bridge.client"))
+            ):
+                problems.append(f"{rel} imports {name}: host plugins may use bridge.client only")
+            if (
+                package == "bridge"
+                and top == "river_core"
+                and "server" not in rel.parts
+                and not rel.name.startswith("server")
+            ):
+                problems.append(f"{rel} imports {name}: only bridge.server may use the engine")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_ast_rule_catches_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import bridge.server\nfrom host_plugins import x\nfrom . import sibling\n")
+    assert project_imports(bad) == {"bridge.server", "host_plugins"}
