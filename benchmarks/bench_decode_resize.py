@@ -42,8 +42,24 @@ def run_ours(clip: Path, placement: Placement, fused: bool) -> int:
 
 def run_ffmpeg(ffmpeg: str, clip: Path, placement: Placement) -> int:
     x0, y0, _, _ = placement.content_box
-    vf = f"scale={placement.content_w}:{placement.content_h}:flags=area,pad={MODEL_SIZE[0]}:{MODEL_SIZE[1]}:{x0}:{y0}"
-    cmd = [ffmpeg, "-v", "error", "-nostdin", "-i", str(clip), "-an", "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    scale = f"scale={placement.content_w}:{placement.content_h}:flags=area"
+    vf = f"{scale},pad={MODEL_SIZE[0]}:{MODEL_SIZE[1]}:{x0}:{y0}"
+    cmd = [
+        ffmpeg,
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(clip),
+        "-an",
+        "-vf",
+        vf,
+        "-pix_fmt",
+        "rgb24",
+        "-f",
+        "rawvideo",
+        "-",
+    ]
     frame_bytes = MODEL_SIZE[0] * MODEL_SIZE[1] * 3
     n = 0
     with subprocess.Popen(cmd, stdout=subprocess.PIPE) as proc:
@@ -66,14 +82,18 @@ def find_ffmpeg(explicit: str | None) -> str:
     except ImportError:
         found = shutil.which("ffmpeg")
         if not found:
-            raise SystemExit("no ffmpeg binary: install the dev extra (imageio-ffmpeg) or pass --ffmpeg PATH") from None
+            raise SystemExit(
+                "no ffmpeg binary: install the dev extra (imageio-ffmpeg) or pass --ffmpeg PATH"
+            ) from None
         return found
 
 
 def main() -> None:
     default = Path(__file__).resolve().parents[2] / "shared" / "media" / "01_dog.mp4"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clip", nargs="?", type=Path, default=default if default.exists() else bundled_sample())
+    parser.add_argument(
+        "clip", nargs="?", type=Path, default=default if default.exists() else bundled_sample()
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ffmpeg", help="ffmpeg binary (default: the one shipped by imageio-ffmpeg)")
     args = parser.parse_args()
@@ -83,7 +103,10 @@ def main() -> None:
     placement = Placement.fit((info.width, info.height), MODEL_SIZE)
     version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"clip: {args.clip} ({info.width}×{info.height}, {info.frame_count} frames, {info.codec})")
-    print(f"target: {MODEL_SIZE[0]}×{MODEL_SIZE[1]} letterbox (content {placement.content_w}×{placement.content_h})")
+    print(
+        f"target: {MODEL_SIZE[0]}×{MODEL_SIZE[1]} letterbox "
+        f"(content {placement.content_w}×{placement.content_h})"
+    )
     print(f"reference: {version}")
 
     runners = {

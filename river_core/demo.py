@@ -58,21 +58,39 @@ def run_demo(
         f"timecode {info.timecode_or_zero}, audio: {', '.join(a.codec for a in info.audio) or 'none'}"
     )
 
-    lossless = extract(sample, DEMO_RANGE, "ffv1", out_dir / "dog_30-63.mkv", overwrite=True,
-                       progress=progress, cancel=cancel)
+    lossless = extract(
+        sample,
+        DEMO_RANGE,
+        "ffv1",
+        out_dir / "dog_30-63.mkv",
+        overwrite=True,
+        progress=progress,
+        cancel=cancel,
+    )
     with VideoReader(sample, info) as src, VideoReader(lossless.path) as out:
         identical = bool(np.array_equal(src.read(DEMO_RANGE), out.read(FrameRange(0, len(DEMO_RANGE)))))
     if not identical:
         raise RiverError("demo check failed: the FFV1 extract is not bit-identical to the source frames")
-    say(f"2. extract {DEMO_RANGE} → {lossless.path.name}: {lossless.frame_count} frames, first frame "
-        f"{lossless.timecode}, bit-identical to the decoded source: yes")
+    say(
+        f"2. extract {DEMO_RANGE} → {lossless.path.name}: {lossless.frame_count} frames, first frame "
+        f"{lossless.timecode}, bit-identical to the decoded source: yes"
+    )
 
-    prores = extract(sample, DEMO_RANGE, "prores", out_dir / "dog_30-63.mov", overwrite=True,
-                     progress=progress, cancel=cancel)
+    prores = extract(
+        sample,
+        DEMO_RANGE,
+        "prores",
+        out_dir / "dog_30-63.mov",
+        overwrite=True,
+        progress=progress,
+        cancel=cancel,
+    )
     prores_info = probe(prores.path)
-    say(f"3. extract {DEMO_RANGE} → {prores.path.name}: ProRes 422 HQ, {prores_info.frame_count} frames at "
+    say(
+        f"3. extract {DEMO_RANGE} → {prores.path.name}: ProRes 422 HQ, {prores_info.frame_count} frames at "
         f"{format_rate(prores_info.rate)}, timecode {prores_info.start_timecode}, "
-        f"audio {list(prores.audio_samples)} samples")
+        f"audio {list(prores.audio_samples)} samples"
+    )
 
     placement = Placement.fit((info.width, info.height), MODEL_SIZE)
     with VideoReader(sample, info) as src:
@@ -82,34 +100,49 @@ def run_demo(
     back = placement.to_source(model_view)
     round_trip_psnr = _psnr(back, original)
     _save_png(out_dir / "model_view.png", model_view)
-    say(f"4. model view: {info.width}×{info.height} → {MODEL_SIZE[0]}×{MODEL_SIZE[1]} letterbox (content "
+    say(
+        f"4. model view: {info.width}×{info.height} → {MODEL_SIZE[0]}×{MODEL_SIZE[1]} letterbox (content "
         f"{placement.content_w}×{placement.content_h} at y={placement.top}), back to source: "
-        f"{round_trip_psnr:.1f} dB PSNR → model_view.png")
+        f"{round_trip_psnr:.1f} dB PSNR → model_view.png"
+    )
 
     scene = random_scene(seed=7, width=320, height=192, num_frames=33)
-    clip = scene.write_clip(out_dir / "synthetic.mkv", timecode=Timecode.parse("01:00:00;00", scene.rate),
-                            overwrite=True)
-    twin = scene.ground_truth(path=str(clip), content_hash=_file_hash(clip),
-                              timecode=Timecode.parse("01:00:00;00", scene.rate))
+    clip = scene.write_clip(
+        out_dir / "synthetic.mkv", timecode=Timecode.parse("01:00:00;00", scene.rate), overwrite=True
+    )
+    twin = scene.ground_truth(
+        path=str(clip), content_hash=_file_hash(clip), timecode=Timecode.parse("01:00:00;00", scene.rate)
+    )
     twin_path = save_twin(twin, out_dir / "synthetic_twin.json")
     checked = validate_twin(twin_path)
     clip_info = probe(clip)
     if (clip_info.frame_count, clip_info.width, clip_info.height) != (
-        len(checked.frames), checked.video.width, checked.video.height,
+        len(checked.frames),
+        checked.video.width,
+        checked.video.height,
     ):
         raise RiverError("demo check failed: the synthetic twin does not describe its clip")
     n_objects = len(checked.object_ids())
-    say(f"5. synthetic scene: {clip.name} ({clip_info.width}×{clip_info.height}, {clip_info.frame_count} frames, "
-        f"timecode {clip_info.start_timecode}) with an exact twin of {n_objects} tracks → "
-        f"{twin_path.name} (valid against `river twin schema`)")
+    say(
+        f"5. synthetic scene: {clip.name} ({clip_info.width}×{clip_info.height}, "
+        f"{clip_info.frame_count} frames, timecode {clip_info.start_timecode}) "
+        f"with an exact twin of {n_objects} tracks → "
+        f"{twin_path.name} (valid against `river twin schema`)"
+    )
 
     summary = {
         "version": __version__,
-        "source": {"path": str(sample), **{k: info.to_json()[k] for k in ("rate", "frame_count", "width", "height")}},
+        "source": {
+            "path": str(sample),
+            **{k: info.to_json()[k] for k in ("rate", "frame_count", "width", "height")},
+        },
         "extract_ffv1": {**lossless.to_json(), "bit_identical": identical},
         "extract_prores": prores.to_json(),
-        "model_view": {"size": list(MODEL_SIZE), "content_box": list(placement.content_box),
-                       "round_trip_psnr_db": round(round_trip_psnr, 2)},
+        "model_view": {
+            "size": list(MODEL_SIZE),
+            "content_box": list(placement.content_box),
+            "round_trip_psnr_db": round(round_trip_psnr, 2),
+        },
         "synthetic": {"clip": str(clip), "twin": str(twin_path), "tracks": n_objects},
     }
     write_bytes_atomic(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())

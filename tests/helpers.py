@@ -13,12 +13,6 @@ def listing(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
 
 
-def eval_rate(rate: str) -> float:
-    """A display-only float of an ffmpeg rate string, for fixture durations."""
-    num, _, den = rate.partition("/")
-    return float(num) / float(den or 1)
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -51,8 +51,12 @@ class AudioSegmentReader:
         self._stream = audio_stream
         self._tb = Fraction(audio_stream.time_base or Fraction(1, self.sample_rate))
         self._resampler = av.AudioResampler(format="fltp", layout=audio_stream.codec_context.layout)
+        # A clock coarser than one sample (Matroska's milliseconds) cannot say where a chunk found
+        # by seeking starts; only counting from the top can. PCM is cheap to read, so do that.
+        coarse_clock = self._tb * self.sample_rate > 1
         seek_time = max(Fraction(0), start_time - _PREROLL)
-        self._container.seek(round_half_up(seek_time / self._tb), stream=self._stream, backward=True)
+        if seek_time > 0 and not coarse_clock:
+            self._container.seek(round_half_up(seek_time / self._tb), stream=self._stream, backward=True)
         self._frames = self._decode()
         self._exhausted = False
 
@@ -113,13 +117,23 @@ class AudioSegmentReader:
         return 0, None
 
     def _decode(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Decoded chunks with their absolute sample positions.
+
+        Timestamps place the first chunk after the seek; after that samples are counted, and a
+        timestamp is trusted only when it disagrees with the count by more than one tick of the
+        stream's clock (a real gap or overlap). Matroska stores milliseconds: 1602 samples at 48 kHz
+        come back as 33 ms, and trusting every rounded stamp would shift chunks by up to 24 samples.
+        """
+        slack = int(self._tb * self.sample_rate) + 1
         position: int | None = None
         try:
             for packet in self._container.demux(self._stream):
                 for frame in packet.decode():
                     assert isinstance(frame, av.AudioFrame)
                     if frame.pts is not None:
-                        position = round_half_up(Fraction(frame.pts) * self._tb * self.sample_rate)
+                        stamped = round_half_up(Fraction(frame.pts) * self._tb * self.sample_rate)
+                        if position is None or abs(stamped - position) > slack:
+                            position = stamped
                     elif position is None:
                         position = 0
                     for plain in self._resampler.resample(frame):

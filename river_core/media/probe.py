@@ -332,6 +332,16 @@ def _start_timecode(
     return None, None
 
 
+def _layout_name(cc: av.audio.codeccontext.AudioCodecContext) -> str:
+    """The channel layout's name; an unordered "2 channels" (Matroska PCM) becomes the default layout."""
+    if cc.layout is None:
+        return "unknown"
+    name = cc.layout.name
+    if name.endswith(" channels") or name.endswith(" channel"):
+        return av.AudioLayout(f"{cc.layout.nb_channels}c").name  # "2c" is the default 2-channel layout
+    return name
+
+
 def _audio_info(stream: av.audio.stream.AudioStream) -> AudioStreamInfo:
     cc = stream.codec_context
     tb = Fraction(stream.time_base) if stream.time_base else Fraction(1, cc.sample_rate or 1)
@@ -343,7 +353,7 @@ def _audio_info(stream: av.audio.stream.AudioStream) -> AudioStreamInfo:
         codec=cc.name,
         sample_rate=cc.sample_rate,
         channels=cc.layout.nb_channels if cc.layout else cc.channels,
-        layout=cc.layout.name if cc.layout else "unknown",
+        layout=_layout_name(cc),
         sample_format=cc.format.name if cc.format else "unknown",
         start_time=Fraction(stream.start_time or 0) * tb,
         duration_samples=duration,

@@ -283,3 +283,20 @@ def test_odd_sizes_need_a_lossless_format(make_clip, tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         read_frames(tmp_path / "out.mkv", FrameRange(0, 5)), read_frames(src, FrameRange(0, 5))
     )
+
+
+def test_re_extracting_from_our_own_matroska_keeps_audio_exact(make_clip, tmp_path) -> None:
+    """Matroska stores audio timestamps in milliseconds; samples must still land exactly."""
+    src = make_clip("count_for_mkv.mov", frames=60, audio="counter")
+    first_pass = tmp_path / "pass1.mkv"
+    extract(src, FrameRange(10, 50), "ffv1", first_pass)
+    assert probe(first_pass).audio[0].layout == "stereo"
+    second_pass = tmp_path / "pass2.mov"
+    extract(first_pass, FrameRange(7, 40), "prores", second_pass)
+    got = decode_audio(second_pass)
+    first = frames_to_samples(10, NTSC, 48000) + frames_to_samples(7, NTSC, 48000)
+    n = frames_to_samples(33, NTSC, 48000)
+    assert got.shape == (2, n)
+    # the frame boundary at 17 frames is 27227.2 samples in: allow the one-sample rounding of each pass
+    offsets = [o for o in (-1, 0, 1) if np.array_equal(got[0], counter(first + o, n))]
+    assert offsets, "audio samples are misplaced after a Matroska round trip"
