@@ -196,3 +196,22 @@ def test_sigterm_mid_extract_leaves_nothing(sample_clip: Path, tmp_path: Path) -
     assert proc.returncode == 130, err
     assert "cancelled" in err
     assert listing(tmp_path) == []
+
+
+def test_twin_validate(run_cli, tmp_path: Path) -> None:
+    from river_core.twin.schema import save_twin
+    from river_core.twin.synthetic import random_scene
+
+    path = save_twin(
+        random_scene(3, width=64, height=48, num_frames=5, n_objects=2).ground_truth(), tmp_path / "t.json"
+    )
+    code, out, err = run_cli("twin", "validate", path, "--json")
+    assert code == 0, err
+    assert json.loads(out)["frames"] == 5
+    data = json.loads(path.read_text())
+    data["frames"][1]["objects"][0]["mask"]["rle"]["size"] = [10, 10]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    code, out, err = run_cli("twin", "validate", bad)
+    assert code == 1 and out == ""
+    assert "frames[1].objects[0].mask.rle.size" in err and len(err.strip().splitlines()) == 1
