@@ -1,9 +1,10 @@
 """Encode RGB frames and audio into editor deliverables, atomically.
 
-Formats (the literal table :data:`FORMATS`): ProRes 422 HQ and DNxHR HQ in MOV with 24-bit PCM,
-H.264 in MP4 with AAC (MP4 needs a compressed codec), FFV1 in Matroska in an RGB pixel format
-(lossless against the decoded RGB) with 24-bit PCM, and PNG sequences (a folder of numbered PNGs,
-``audio.wav`` and ``sequence.json``). Every output carries the timecode of its first frame.
+Formats (the literal table :data:`FORMATS`): ProRes 422 HQ and DNxHR HQ in MOV, H.264 in MP4 with
+AAC (MP4 needs a compressed codec), FFV1 in Matroska in an RGB pixel format (lossless against the
+decoded RGB), and PNG sequences (a folder of numbered PNGs, ``audio.wav`` and ``sequence.json``).
+Audio is PCM wherever the container takes it: a PCM source keeps its sample format, anything else
+becomes 24-bit PCM. Every output carries the timecode of its first frame.
 
 :func:`extract` copies a frame range of a source; :class:`MediaWriter` is the streaming writer the
 editing pipeline uses for rendered frames.
@@ -53,7 +54,7 @@ class OutputFormat:
 FORMATS: dict[str, OutputFormat] = {
     "prores": OutputFormat(
         "prores",
-        "Apple ProRes 422 HQ, 10-bit 4:2:2, MOV, 24-bit PCM",
+        "Apple ProRes 422 HQ, 10-bit 4:2:2, MOV, PCM audio",
         ".mov",
         "prores_ks",
         "yuv422p10le",
@@ -63,7 +64,7 @@ FORMATS: dict[str, OutputFormat] = {
     ),
     "dnxhr": OutputFormat(
         "dnxhr",
-        "Avid DNxHR HQ, 8-bit 4:2:2, MOV, 24-bit PCM",
+        "Avid DNxHR HQ, 8-bit 4:2:2, MOV, PCM audio",
         ".mov",
         "dnxhd",
         "yuv422p",
@@ -84,7 +85,7 @@ FORMATS: dict[str, OutputFormat] = {
     ),
     "ffv1": OutputFormat(
         "ffv1",
-        "FFV1 level 3, 8-bit RGB (lossless), Matroska, 24-bit PCM",
+        "FFV1 level 3, 8-bit RGB (lossless), Matroska, PCM audio",
         ".mkv",
         "ffv1",
         "bgr0",
@@ -107,18 +108,31 @@ FORMATS: dict[str, OutputFormat] = {
     ),
 }
 
-_AUDIO_FORMATS = {"pcm_s24le": "s32", "aac": "fltp"}
+# PCM sample formats written as they are; any other source audio becomes 24-bit PCM (or AAC in MP4).
+PCM_CODECS = ("pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le")
 _AAC_BITRATE = 320_000
 _PNG_COMPRESS_LEVEL = 3
 
 
 @dataclass(frozen=True)
 class AudioTrackSpec:
-    """One audio track to write: its sample rate and channel layout (e.g. ``"stereo"``)."""
+    """One audio track to write: its sample rate, channel layout (e.g. ``"stereo"``) and the PCM
+    codec used where the container takes PCM (a PCM source keeps its own sample format)."""
 
     sample_rate: int
     layout: str
     channels: int
+    pcm_codec: str = "pcm_s24le"
+
+    def __post_init__(self) -> None:
+        if self.pcm_codec not in PCM_CODECS:
+            raise MediaError(f"audio codec {self.pcm_codec!r} is not one of {', '.join(PCM_CODECS)}")
+
+    @classmethod
+    def like(cls, sample_rate: int, layout: str, channels: int, source_codec: str) -> AudioTrackSpec:
+        """A track matching a source stream: PCM keeps its sample format (big-endian becomes little)."""
+        codec = source_codec.replace("be", "le") if source_codec.startswith("pcm_") else ""
+        return cls(sample_rate, layout, channels, codec if codec in PCM_CODECS else "pcm_s24le")
 
 
 def output_path_for(fmt: OutputFormat, out: Path) -> Path:
@@ -227,13 +241,16 @@ class MediaWriter:
         if self.rotation:
             vs.set_display_rotation(self.rotation)
         self._video = vs
-        self._audio = [(out, self._add_audio_stream(out, fmt.audio_codec, spec)) for spec in self.audio_specs]
+        self._audio = [
+            (out, self._add_audio_stream(out, "aac" if fmt.audio_codec == "aac" else spec.pcm_codec, spec))
+            for spec in self.audio_specs
+        ]
 
     def _open_wav(self, i: int, spec: AudioTrackSpec) -> tuple[av.container.OutputContainer, av.AudioStream]:
         name = "audio.wav" if i == 0 else f"audio_{i + 1}.wav"
         wav = av.open(str(self._tmp / name), mode="w", format="wav")
         self._containers.append(wav)
-        return wav, self._add_audio_stream(wav, "pcm_s24le", spec)
+        return wav, self._add_audio_stream(wav, spec.pcm_codec, spec)
 
     @staticmethod
     def _add_audio_stream(

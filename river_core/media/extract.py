@@ -76,7 +76,7 @@ def extract(
     info = probe(source)
     frame_range.check_within(info.frame_count)
     n = len(frame_range)
-    tracks = [AudioTrackSpec(a.sample_rate, a.layout, a.channels) for a in info.audio]
+    tracks = [AudioTrackSpec.like(a.sample_rate, a.layout, a.channels, a.codec) for a in info.audio]
     timecode = info.timecode_or_zero + frame_range.start
     audio: list[AudioSegmentReader] = []
     writer = MediaWriter(

@@ -141,6 +141,20 @@ def test_audio_is_trimmed_to_the_exact_sample(make_clip, tmp_path, rate, sample_
     np.testing.assert_array_equal(got[0], counter(first, n))
 
 
+@pytest.mark.parametrize(
+    ("source_codec", "fmt"), [("pcm_s16le", "prores"), ("pcm_s16le", "png"), ("pcm_s24le", "ffv1")]
+)
+def test_pcm_sources_keep_their_sample_format(make_clip, tmp_path, source_codec, fmt) -> None:
+    src = make_clip(f"pcm_{source_codec}.mov", frames=30, audio="counter", acodec=source_codec)
+    out = tmp_path / f"out{EXT[fmt]}"
+    extract(src, FrameRange(5, 20), fmt, out)
+    audio_file = out / "audio.wav" if fmt == "png" else out
+    with av.open(str(audio_file)) as container:
+        assert container.streams.audio[0].codec_context.name == source_codec
+    first, n = frames_to_samples(5, NTSC, 48000), frames_to_samples(15, NTSC, 48000)
+    np.testing.assert_array_equal(decode_audio(audio_file)[0], counter(first, n))
+
+
 def test_lossy_source_audio_matches_a_full_decode(make_clip, tmp_path) -> None:
     """Seeking into AAC must not change a single sample compared with decoding from the top."""
     src = make_clip("sweep_aac.mp4", frames=90, audio="sweep", acodec="aac", extra=("-aac_pns", "0"))
