@@ -184,7 +184,7 @@ def cmd_media_extract(args: argparse.Namespace) -> int:
 
     info = probe(args.media)
     frame_range = FrameRange.parse(args.range, info.frame_count)
-    with progress_bar(args, f"extract {args.format}", len(frame_range)) as progress:
+    with progress_bar(args) as progress:
         result = extract(
             args.media, frame_range, args.format, args.out, overwrite=args.overwrite, progress=progress
         )
@@ -241,7 +241,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    with progress_bar(args, "demo", None) as progress:
+    with progress_bar(args) as progress:
         run_demo(args.out, say=say, progress=progress)
     return 0
 
@@ -250,36 +250,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def progress_bar(args: argparse.Namespace, desc: str, total: int | None) -> Iterator[ProgressCallback | None]:
-    """A tqdm bar on stderr that appears only after a second and only on a terminal."""
+def progress_bar(args: argparse.Namespace) -> Iterator[ProgressCallback | None]:
+    """tqdm bars on stderr, one per stage run; they appear only after a second and only on a terminal."""
     if args.quiet:
         yield None
         return
     from tqdm import tqdm
 
-    bars: dict[str, Any] = {}
+    bar: Any = None
+    stage: str | None = None
 
     def update(event: ProgressEvent) -> None:
-        bar = bars.get(event.stage)
+        nonlocal bar, stage
+        if bar is not None and (event.stage != stage or event.done < bar.n):
+            bar.close()  # a new stage, or the same stage run again
+            bar = None
         if bar is None:
-            for other in bars.values():
-                other.close()
-            bars.clear()
-            bar = bars[event.stage] = tqdm(
-                total=event.total,
-                desc=event.stage if total is None else desc,
-                unit=event.unit,
-                delay=1.0,
-                disable=None,
-                leave=False,
-                file=sys.stderr,
-            )
+            bar = tqdm(
+                total=event.total, desc=event.stage, unit=event.unit,
+                delay=1.0, disable=None, leave=False, file=sys.stderr,
+            )  # fmt: skip
+            stage = event.stage
         bar.update(event.done - bar.n)
 
     try:
         yield update
     finally:
-        for bar in bars.values():
+        if bar is not None:
             bar.close()
 
 

@@ -9,7 +9,6 @@ digital twin that validates against the schema.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from importlib import resources
@@ -22,7 +21,16 @@ from PIL import Image
 from river_core import __version__
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
-from river_core.media import FrameRange, Placement, Timecode, VideoReader, extract, format_rate, probe
+from river_core.media import (
+    FrameRange,
+    Placement,
+    Timecode,
+    VideoReader,
+    content_hash,
+    extract,
+    format_rate,
+    probe,
+)
 from river_core.progress import CancelToken, ProgressCallback
 from river_core.twin.schema import save_twin, validate_twin
 from river_core.twin.synthetic import random_scene
@@ -111,7 +119,7 @@ def run_demo(
         out_dir / "synthetic.mkv", timecode=Timecode.parse("01:00:00;00", scene.rate), overwrite=True
     )
     twin = scene.ground_truth(
-        path=str(clip), content_hash=_file_hash(clip), timecode=Timecode.parse("01:00:00;00", scene.rate)
+        path=str(clip), content_hash=content_hash(clip), timecode=Timecode.parse("01:00:00;00", scene.rate)
     )
     twin_path = save_twin(twin, out_dir / "synthetic_twin.json")
     checked = validate_twin(twin_path)
@@ -160,11 +168,3 @@ def _save_png(path: Path, image: np.ndarray) -> None:
 
     with atomic_path(path, overwrite=True) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()

@@ -10,7 +10,7 @@ from river_core.media.decode import DecodedFrame, VideoReader, read_frames
 from river_core.media.encode import FORMATS, AudioTrackSpec, MediaWriter, OutputFormat
 from river_core.media.extract import ExtractResult, extract
 from river_core.media.geometry import Placement, resize
-from river_core.media.probe import AudioStreamInfo, MediaInfo, probe
+from river_core.media.probe import AudioStreamInfo, MediaInfo, content_hash, probe
 from river_core.media.rational import FrameRange, Timecode, format_rate, frames_to_samples, parse_rate
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Placement",
     "Timecode",
     "VideoReader",
+    "content_hash",
     "extract",
     "format_rate",
     "frames_to_samples",

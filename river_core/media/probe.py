@@ -7,6 +7,7 @@ becomes one :class:`~river_core.errors.MediaError` line that names the file and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -227,6 +228,16 @@ def probe(path: Path | str) -> MediaInfo:
             audio=audio,
             warnings=tuple(warnings),
         )
+
+
+def content_hash(path: Path | str) -> str:
+    """``sha256:<hex>`` of the file's bytes: the identity twins and caches refer to (path-independent)."""
+    path = check_media_path(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
 
 
 def _ffmpeg_reason(exc: av.error.FFmpegError) -> str:

@@ -215,3 +215,39 @@ def test_twin_validate(run_cli, tmp_path: Path) -> None:
     code, out, err = run_cli("twin", "validate", bad)
     assert code == 1 and out == ""
     assert "frames[1].objects[0].mask.rle.size" in err and len(err.strip().splitlines()) == 1
+
+
+def test_progress_bars_restart_when_a_stage_runs_again(monkeypatch) -> None:
+    """The demo extracts twice with the same stage name: each run gets its own bar."""
+    import argparse
+
+    import tqdm
+
+    from river_core.cli import progress_bar
+    from river_core.progress import ProgressEvent
+
+    bars = []
+
+    class FakeBar:
+        def __init__(self, **kwargs):
+            self.n, self.kwargs, self.closed = 0, kwargs, False
+            bars.append(self)
+
+        def update(self, k):
+            assert k >= 0, "a progress bar was moved backwards"
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(tqdm, "tqdm", FakeBar)
+    with progress_bar(argparse.Namespace(quiet=False)) as progress:
+        for _ in range(2):
+            for i in range(1, 11):
+                progress(ProgressEvent("extract", i, 10))
+        progress(ProgressEvent("twin", 1, 3))
+    assert [(b.kwargs["desc"], b.n, b.closed) for b in bars] == [
+        ("extract", 10, True),
+        ("extract", 10, True),
+        ("twin", 1, True),
+    ]

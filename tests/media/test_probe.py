@@ -211,3 +211,15 @@ def test_truncated_file_with_index_first(make_clip, tmp_path: Path) -> None:
     cut.write_bytes(data[: len(data) * 2 // 3])  # the index survives, the media data does not
     with pytest.raises(MediaError, match="is truncated"):
         probe(cut)
+
+
+def test_content_hash_is_the_sha256_of_the_bytes(sample_clip: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from river_core.media import content_hash
+
+    expected = "sha256:" + hashlib.sha256(sample_clip.read_bytes()).hexdigest()
+    assert content_hash(sample_clip) == expected
+    moved = tmp_path / "renamed.mp4"
+    moved.write_bytes(sample_clip.read_bytes())
+    assert content_hash(moved) == expected  # the identity does not depend on the path
