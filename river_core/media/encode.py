@@ -172,6 +172,8 @@ class MediaWriter:
         overwrite: bool = False,
         metadata: dict[str, Any] | None = None,
     ) -> None:
+        if isinstance(fmt, str) and fmt not in FORMATS:
+            raise OutputError(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
         self.format = FORMATS[fmt] if isinstance(fmt, str) else fmt
         self.path = output_path_for(self.format, Path(path))
         if self.format.even_size and (width % 2 or height % 2):

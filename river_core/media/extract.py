@@ -8,10 +8,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from river_core.errors import OutputError
 from river_core.media.audio import AudioSegmentReader
 from river_core.media.decode import VideoReader
-from river_core.media.encode import FORMATS, AudioTrackSpec, Matrix, MediaWriter
+from river_core.media.encode import AudioTrackSpec, Matrix, MediaWriter
 from river_core.media.probe import MediaInfo, probe
 from river_core.media.rational import FrameRange, Timecode, format_rate, frames_to_samples
 from river_core.progress import CancelToken, ProgressCallback, report
@@ -69,8 +68,6 @@ def extract(
     The output's first frame carries the source timecode + ``frame_range.start`` (from 00:00:00:00
     when the source has none). Nothing is left at ``out`` if this fails or is cancelled.
     """
-    if fmt not in FORMATS:
-        raise OutputError(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
     started = time.monotonic()
     source, out = Path(source), Path(out)
     info = probe(source)

@@ -203,6 +203,11 @@ def probe(path: Path | str) -> MediaInfo:
             )
         start_time = Fraction(vs.start_time or 0) * (vs.time_base or 1)
         tc, tc_source = _start_timecode(container, vs, rate, warnings)
+        if first is not None and int(first.colorspace) == 9:
+            warnings.append(
+                "BT.2020 (wide-gamut/HDR) source: RIVER works in 8-bit Rec.709-style RGB, so outputs will "
+                "not match its colors exactly; convert to Rec.709 first for exact round trips"
+            )
         cc = vs.codec_context
         rotation = round(first.rotation) % 360 if first is not None else 0
         audio = tuple(_audio_info(s) for s in container.streams.audio if s.codec_context is not None)
