@@ -223,3 +223,11 @@ def test_content_hash_is_the_sha256_of_the_bytes(sample_clip: Path, tmp_path: Pa
     moved = tmp_path / "renamed.mp4"
     moved.write_bytes(sample_clip.read_bytes())
     assert content_hash(moved) == expected  # the identity does not depend on the path
+
+
+def test_wide_gamut_sources_are_flagged(make_clip) -> None:
+    path = make_clip("bt2020.mp4", frames=5, extra=("-colorspace", "bt2020nc", "-color_primaries", "bt2020"))
+    info = probe(path)
+    assert info.colorspace == "bt2020nc"
+    assert any("BT.2020" in w for w in info.warnings)
+    assert not probe(make_clip("bt709.mp4", frames=5, extra=("-colorspace", "bt709"))).warnings
