@@ -192,9 +192,9 @@ def probe(path: Path | str) -> MediaInfo:
         vs = pick_video_stream(container, path)
         warnings: list[str] = []
         rate = _stream_rate(vs, path)
-        count, stamps = _frame_count_and_stamps(container, vs, path)
         _check_not_truncated(vs, path)
         first = _decode_first_frame(container, vs, path)
+        count, stamps = _frame_count_and_stamps(vs, path)
         vfr = _is_variable(stamps, rate, vs.time_base)
         if vfr:
             warnings.append(
@@ -263,31 +263,29 @@ def _stream_rate(vs: av.video.stream.VideoStream, path: Path) -> Fraction:
     return snap_rate(Fraction(rate))
 
 
-def _frame_count_and_stamps(
-    container: av.container.InputContainer, vs: av.video.stream.VideoStream, path: Path
-) -> tuple[int, list[int]]:
+def _frame_count_and_stamps(vs: av.video.stream.VideoStream, path: Path) -> tuple[int, list[int]]:
     """Frame count plus presentation timestamps for the VFR check.
 
-    MP4/MOV indexes list every sample, so no packet is read; other containers are demuxed.
+    MP4/MOV indexes list every sample, so no packet is read; other containers (Matroska, MPEG-TS,
+    AVI...) are demuxed from the top in a container of their own.
     """
     entries = vs.index_entries
     if vs.frames and len(entries) == vs.frames:
         stamps = [entries[i].timestamp for i in range(min(len(entries), _VFR_SCAN_LIMIT))]
         return vs.frames, stamps
     count, stamps = 0, []
-    try:
-        for packet in container.demux(vs):
-            if packet.size == 0:  # the flush packet
-                continue
-            count += 1
-            if packet.pts is not None and len(stamps) < _VFR_SCAN_LIMIT:
-                stamps.append(packet.pts)
-    except av.error.FFmpegError as exc:
-        raise MediaError(
-            f"{path} is truncated or corrupt ({_ffmpeg_reason(exc)}) after {count} frames"
-        ) from None
-    finally:
-        container.seek(0, stream=vs)
+    with open_input(path) as container:
+        try:
+            for packet in container.demux(container.streams[vs.index]):
+                if packet.size == 0:  # the flush packet
+                    continue
+                count += 1
+                if packet.pts is not None and len(stamps) < _VFR_SCAN_LIMIT:
+                    stamps.append(packet.pts)
+        except av.error.FFmpegError as exc:
+            raise MediaError(
+                f"{path} is truncated or corrupt ({_ffmpeg_reason(exc)}) after {count} frames"
+            ) from None
     if count == 0:
         raise MediaError(f"{path} has a video stream with no frames; it is truncated or empty")
     return count, stamps
@@ -308,14 +306,12 @@ def _check_not_truncated(vs: av.video.stream.VideoStream, path: Path) -> None:
 
 def _decode_first_frame(
     container: av.container.InputContainer, vs: av.video.stream.VideoStream, path: Path
-) -> av.VideoFrame | None:
+) -> av.VideoFrame:
     try:
         for frame in container.decode(vs):
             return frame
     except av.error.FFmpegError as exc:
         raise MediaError(f"{path}: the first video frame cannot be decoded ({_ffmpeg_reason(exc)})") from None
-    finally:
-        container.seek(0, stream=vs)
     raise MediaError(f"{path} has a video stream but no decodable frame; it is truncated or corrupt")
 
 

@@ -131,3 +131,16 @@ def test_real_footage_range_is_exact(shared_media) -> None:
     assert len(reference) == 289
     got = read_frames(path, FrameRange(140, 150))
     np.testing.assert_array_equal(got, np.stack(reference[140:150]))
+
+
+def test_mpeg_ts_with_a_start_offset_and_one_keyframe(make_clip) -> None:
+    """An index-less MPEG-TS whose only keyframe is the first frame: after a seek nothing decodes,
+    and seeking back to the start does not work either; the reader must still deliver the range."""
+    path = make_clip("offset.ts", frames=50, gop=250, extra=("-output_ts_offset", "1.4"))
+    reference = decode_all(path)
+    with VideoReader(path) as reader:
+        assert reader.info.video_start_time > 1
+        got = reader.read(FrameRange(20, 30))
+        again = reader.read(FrameRange(2, 4))  # and again after that
+    np.testing.assert_array_equal(got, np.stack(reference[20:30]))
+    np.testing.assert_array_equal(again, np.stack(reference[2:4]))

@@ -314,3 +314,28 @@ def test_re_extracting_from_our_own_matroska_keeps_audio_exact(make_clip, tmp_pa
     # the frame boundary at 17 frames is 27227.2 samples in: allow the one-sample rounding of each pass
     offsets = [o for o in (-1, 0, 1) if np.array_equal(got[0], counter(first + o, n))]
     assert offsets, "audio samples are misplaced after a Matroska round trip"
+
+
+def test_mpeg_ts_audio_follows_the_video_clock(make_clip, tmp_path) -> None:
+    """Video and audio start 1.4 s+ into an MPEG-TS (and not at the same instant): the extracted
+    audio is the samples presented with the extracted frames, on the container's clock."""
+    src = make_clip(
+        "ts_audio.ts",
+        frames=60,
+        audio="sweep",
+        acodec="aac",
+        extra=("-output_ts_offset", "1.4", "-aac_pns", "0"),
+    )
+    info = probe(src)
+    out = tmp_path / "out.mkv"
+    extract(src, FrameRange(12, 40), "ffv1", out)
+    with av.open(str(src)) as container:
+        stream = container.streams.audio[0]
+        first_pts = next(container.decode(stream)).pts
+        audio_start = round(first_pts * stream.time_base * 48000)
+    reference = decode_audio(src)
+    first = round((info.video_start_time + Fraction(12) / NTSC) * 48000) - audio_start
+    n = frames_to_samples(28, NTSC, 48000)
+    got = decode_audio(out)
+    assert got.shape[1] == n
+    np.testing.assert_allclose(got, reference[:, first : first + n], atol=2.0**-22)

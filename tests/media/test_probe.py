@@ -231,3 +231,21 @@ def test_wide_gamut_sources_are_flagged(make_clip) -> None:
     assert info.colorspace == "bt2020nc"
     assert any("BT.2020" in w for w in info.warnings)
     assert not probe(make_clip("bt709.mp4", frames=5, extra=("-colorspace", "bt709"))).warnings
+
+
+def test_mxf_timecode_and_pcm(make_clip) -> None:
+    path = make_clip(
+        "dnxhd.mxf",
+        rate="25",
+        size=(1920, 1080),
+        frames=6,
+        vcodec="dnxhd",
+        audio="sine",
+        acodec="pcm_s16le",
+        timecode="10:00:00:00",
+        extra=("-b:v", "115M", "-pix_fmt", "yuv422p"),
+    )
+    info = probe(path)
+    assert (info.codec, info.rate, info.frame_count) == ("dnxhd", 25, 6)
+    assert str(info.start_timecode) == "10:00:00:00"
+    assert info.audio[0].codec == "pcm_s16le"
