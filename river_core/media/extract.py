@@ -60,17 +60,19 @@ def extract(
     out: Path | str,
     *,
     overwrite: bool = False,
+    info: MediaInfo | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ExtractResult:
     """Write source frames ``frame_range`` to ``out`` as ``fmt`` with the same range of audio.
 
     The output's first frame carries the source timecode + ``frame_range.start`` (from 00:00:00:00
-    when the source has none). Nothing is left at ``out`` if this fails or is cancelled.
+    when the source has none). Nothing is left at ``out`` if this fails or is cancelled. Pass
+    ``info`` when the source was just probed (probing a Matroska file reads all of it).
     """
     started = time.monotonic()
     source, out = Path(source), Path(out)
-    info = probe(source)
+    info = info or probe(source)
     frame_range.check_within(info.frame_count)
     n = len(frame_range)
     tracks = [AudioTrackSpec.like(a.sample_rate, a.layout, a.channels, a.codec) for a in info.audio]
