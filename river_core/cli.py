@@ -186,7 +186,13 @@ def cmd_media_extract(args: argparse.Namespace) -> int:
     frame_range = FrameRange.parse(args.range, info.frame_count)
     with progress_bar(args) as progress:
         result = extract(
-            args.media, frame_range, args.format, args.out, overwrite=args.overwrite, progress=progress
+            args.media,
+            frame_range,
+            args.format,
+            args.out,
+            overwrite=args.overwrite,
+            info=info,
+            progress=progress,
         )
     if args.json:
         _print_json(result.to_json())

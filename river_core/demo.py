@@ -72,6 +72,7 @@ def run_demo(
         "ffv1",
         out_dir / "dog_30-63.mkv",
         overwrite=True,
+        info=info,
         progress=progress,
         cancel=cancel,
     )
@@ -90,6 +91,7 @@ def run_demo(
         "prores",
         out_dir / "dog_30-63.mov",
         overwrite=True,
+        info=info,
         progress=progress,
         cancel=cancel,
     )
