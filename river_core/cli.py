@@ -130,6 +130,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_twin_validate)
 
+    p = twin_cmds.add_parser(
+        "build", parents=[common], help="build a clip range's twin (SAM 2, OWLv2, Depth Anything, Qwen2.5-VL)"
+    )
+    p.add_argument("media", type=Path)
+    p.add_argument("--range", metavar="START:END", help="source frames, half-open (default: the whole clip)")
+    p.add_argument("--query", help="the editing request; its nouns join the detector's vocabulary")
+    p.add_argument(
+        "--profile",
+        choices=("paper", "tiny"),
+        default="paper",
+        help="paper: the paper's checkpoints; tiny: same classes, random tiny weights, offline",
+    )
+    p.add_argument("--out", required=True, type=Path, help="folder to write twin.json into")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="ROLE=ID",
+        help="use another checkpoint (id or local folder) for detector|tracker|depth|describer",
+    )
+    p.add_argument("--no-cache", action="store_true", help="build even if the cache holds this twin")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_twin_build)
+    p = twin_cmds.add_parser(
+        "render", parents=[common], help="draw a twin's masks, ids, categories and depths"
+    )
+    p.add_argument("twin", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="overlay.mp4|.mov|.mkv (a movie) or sheet.png")
+    p.add_argument("--media", type=Path, help="the twin's media, if it moved since the twin was built")
+    p.add_argument("--frames", type=int, default=12, help="frames on a contact sheet (default 12)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=cmd_twin_render)
+
     p = groups.add_parser(
         "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"
     )
@@ -235,6 +270,77 @@ def cmd_twin_validate(args: argparse.Namespace) -> int:
             f"{args.twin}: valid twin (schema {doc.schema_version}), {summary['frames']} frames, "
             f"{summary['tracks']} tracks, {n_objects} object masks"
         )
+    return 0
+
+
+def cmd_twin_build(args: argparse.Namespace) -> int:
+    from river_core.atomic import write_bytes_atomic
+    from river_core.media import FrameRange, probe
+    from river_core.twin.build import build_twin
+    from river_core.twin.schema import twin_json_text
+
+    info = probe(args.media)
+    frame_range = FrameRange.parse(args.range, info.frame_count) if args.range else None
+    models = {}
+    for item in args.model:
+        role, sep, model_id = item.partition("=")
+        if not sep or not model_id:
+            raise RiverError(f"--model {item!r} must be ROLE=ID, e.g. --model depth=./my-depth-checkpoint")
+        models[role] = model_id
+    with progress_bar(args) as progress:
+        outcome = build_twin(
+            args.media, frame_range, args.query, profile=args.profile, device=args.device, dtype=args.dtype,
+            models=models, use_cache=not args.no_cache, progress=progress,
+        )  # fmt: skip
+    twin = outcome.twin
+    out = args.out / "twin.json"
+    write_bytes_atomic(out, twin_json_text(twin).encode("utf-8"))
+    summary = {
+        "twin": str(out),
+        "cache": "hit" if outcome.cache_hit else "miss",
+        "cache_key": outcome.cache_key,
+        "frames": len(twin.frames),
+        "tracks": len(twin.tracks),
+        "vocabulary": twin.provenance.vocabulary,
+        "calls": twin.provenance.calls,
+        "timings_ms": twin.provenance.timings_ms,
+        "warnings": twin.provenance.warnings,
+        "elapsed_ms": round(outcome.elapsed_s * 1000),
+    }
+    if args.json:
+        _print_json(summary)
+        return 0
+    source = "from the cache (no model loaded)" if outcome.cache_hit else f"in {outcome.elapsed_s:.1f} s"
+    print(f"wrote {out}: {summary['frames']} frames, {summary['tracks']} tracks, built {source}")
+    if not outcome.cache_hit:
+        calls = ", ".join(f"{role} {n}" for role, n in twin.provenance.calls.items())
+        print(f"  model calls: {calls or 'none'}")
+    for warning in twin.provenance.warnings:
+        print(f"  warning: {warning}")
+    if args.profile == "tiny":
+        print("  note: the tiny profile runs the real classes with random weights; its masks are meaningless")
+    return 0
+
+
+def cmd_twin_render(args: argparse.Namespace) -> int:
+    from river_core.twin.cache import TwinCache
+    from river_core.twin.render import render_sheet, render_video
+    from river_core.twin.schema import validate_twin
+
+    twin = validate_twin(args.twin)
+    media = args.media or Path(twin.video.path)
+    if not media.exists():
+        raise RiverError(f"the twin's media {media} is not there; pass --media with where it is now")
+    if TwinCache().media_hash(media) != twin.video.content_hash:
+        raise RiverError(
+            f"{media} is not the media this twin was built from (its content differs); pass --media"
+        )
+    if args.out.suffix.lower() == ".png":
+        render_sheet(twin, media, args.out, count=args.frames, overwrite=args.overwrite)
+    else:
+        with progress_bar(args) as progress:
+            render_video(twin, media, args.out, overwrite=args.overwrite, progress=progress)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -23,6 +23,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own twin cache: nothing is written to the user's cache directory."""
+    root = tmp_path_factory.mktemp("river-cache")
+    monkeypatch.setenv("RIVER_CACHE_DIR", str(root))
+    return root
+
+
 @pytest.fixture(scope="session")
 def sample_clip() -> Path:
     """The 90-frame 1280×720 29.97 clip with AAC audio that ships inside the package."""

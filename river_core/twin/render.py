@@ -1,0 +1,156 @@
+"""Looking at a twin: masks colored by id with id, category and depth labels.
+
+``render_video`` writes the overlay as a movie (same size, rate and timecode as the range);
+``render_sheet`` writes a PNG contact sheet of evenly spaced frames. It is the picture an editor
+checks before trusting a twin.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from river_core.atomic import atomic_path
+from river_core.errors import OutputError, RiverError
+from river_core.media import FrameRange, MediaWriter, Timecode, VideoReader, parse_rate, probe, resize
+from river_core.progress import CancelToken, ProgressCallback, report
+from river_core.twin.masks import decode_mask
+from river_core.twin.schema import FrameEntry, TwinDocument
+
+VIDEO_FORMATS = {".mp4": "h264", ".mov": "prores", ".mkv": "ffv1"}
+_ALPHA = 0.45
+
+
+def color_of(object_id: int) -> tuple[int, int, int]:
+    """A stable, well-separated color per id (golden-ratio hues)."""
+    hue = (object_id * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def overlay(image: np.ndarray, frame: FrameEntry, *, scale: float = 1.0) -> np.ndarray:
+    """``image`` (the source frame) with ``frame``'s masks tinted, outlined and labelled."""
+    out = image.astype(np.float32)
+    labels = []
+    for obj in frame.objects:
+        mask = decode_mask(obj.mask.rle)
+        if mask.shape != image.shape[:2]:
+            raise RiverError(
+                f"frame {frame.index}: object {obj.id}'s mask is {mask.shape[1]}×{mask.shape[0]} but the "
+                f"media frame is {image.shape[1]}×{image.shape[0]}; is this the twin's media?"
+            )
+        color = np.array(color_of(obj.id), dtype=np.float32)
+        out[mask] = out[mask] * (1 - _ALPHA) + color * _ALPHA
+        edge = mask & ~_eroded(mask)
+        out[edge] = color
+        rows, cols = np.nonzero(mask)
+        labels.append(
+            (int(cols.min()), int(rows.min()), f"#{obj.id} {obj.category} d={obj.spatial.depth:.2f}", color)
+        )
+    canvas = Image.fromarray(out.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(max(10, round(14 * scale * image.shape[0] / 480)))
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text, color in labels:
+        left, top, right, bottom = draw.textbbox((x, max(0, y - 2)), text, font=font, anchor="lb")
+        if top < 0:  # no room above the object: write inside it
+            left, top, right, bottom = draw.textbbox((x, y), text, font=font, anchor="lt")
+        for _ in range(6):  # step down past labels already drawn, so none hides another
+            if not any(left < r and right > lft and top < b and bottom > t for lft, t, r, b in placed):
+                break
+            shift = bottom - top + 6
+            top, bottom = top + shift, bottom + shift
+        placed.append((left - 2, top - 2, right + 2, bottom + 2))
+        draw.rectangle(placed[-1], fill=(0, 0, 0))
+        draw.text((left, top), text, font=font, fill=tuple(int(c) for c in color))
+    return np.asarray(canvas)
+
+
+def render_video(
+    twin: TwinDocument,
+    media: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """The overlay movie of the twin's range (.mp4 H.264, .mov ProRes or .mkv FFV1)."""
+    fmt = VIDEO_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"overlay {out} must end in .mp4, .mov or .mkv (or .png for a contact sheet)")
+    info = probe(media)
+    video = twin.video
+    frames = {f.index: f for f in twin.frames}
+    rate = parse_rate(video.rate)
+    with (
+        VideoReader(media, info) as reader,
+        MediaWriter(
+            out, fmt, width=info.width, height=info.height, rate=rate,
+            timecode=Timecode.parse(video.start_timecode, rate), sources=[media], overwrite=overwrite,
+            metadata={"comment": f"RIVER twin overlay of {Path(video.path).name}"},
+        ) as writer,
+    ):  # fmt: skip
+        frame_range = video.frame_range.to_range()
+        for k, decoded in enumerate(reader.frames(frame_range, cancel=cancel)):
+            entry = frames.get(decoded.index, FrameEntry(index=decoded.index, objects=[]))
+            writer.write_video(overlay(decoded.image, entry))
+            report(progress, "render", k + 1, len(frame_range))
+    return out
+
+
+def render_sheet(
+    twin: TwinDocument, media: Path, out: Path, *, count: int = 12, width: int = 480, overwrite: bool = False
+) -> Path:
+    """A PNG contact sheet of ``count`` evenly spaced frames of the twin, each ``width`` wide."""
+    if out.suffix.lower() != ".png":
+        raise OutputError(f"contact sheet {out} must end in .png")
+    indices = sorted({f.index for f in twin.frames})
+    if not indices:
+        raise RiverError("the twin has no frames to show")
+    picks = [
+        indices[round(i * (len(indices) - 1) / max(1, count - 1))] for i in range(min(count, len(indices)))
+    ]
+    picks = sorted(set(picks))
+    frames = {f.index: f for f in twin.frames}
+    rate = parse_rate(twin.video.rate)
+    first_tc = Timecode.parse(twin.video.start_timecode, rate)
+    tiles = []
+    with VideoReader(media) as reader:
+        for index in picks:
+            image = reader.read(FrameRange(index, index + 1))[0]
+            shown = overlay(image, frames[index], scale=image.shape[1] / width)
+            tile_h = round(width * image.shape[0] / image.shape[1])
+            tile = Image.fromarray(resize(shown, (width, tile_h), "area"))
+            caption = f"frame {index}  {first_tc + (index - twin.video.frame_range.start)}"
+            ImageDraw.Draw(tile).text(
+                (6, tile_h - 6), caption, font=_font(14), fill=(255, 255, 255), anchor="lb"
+            )
+            tiles.append(tile)
+    columns = min(4, len(tiles))
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * width, rows * tiles[0].height), (16, 16, 16))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % columns) * width, (i // columns) * tiles[0].height))
+    with atomic_path(out, sources=[media], overwrite=overwrite) as tmp:
+        sheet.save(tmp, format="PNG")
+    return out
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return inner
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
