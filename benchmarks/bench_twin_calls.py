@@ -26,15 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from river_core.media import FrameRange, VideoReader, probe  # noqa: E402
-from river_core.twin.builder import BuildSettings, TwinBuilder  # noqa: E402
-from river_core.twin.stages import Role, Stage  # noqa: E402
+from river_core.media import FrameRange, VideoReader, probe
+from river_core.twin.builder import BuildSettings, TwinBuilder
+from river_core.twin.stages import Role, Stage
 
 N_FRAMES = 81
 HEAVY: tuple[Role, ...] = ("detector", "depth", "describer")
 
 
-def naive(clip: Path, frame_range: FrameRange, load: Callable[[Role], Stage], vocabulary: list[str]) -> Counter[str]:
+def naive(
+    clip: Path, frame_range: FrameRange, load: Callable[[Role], Stage], vocabulary: list[str]
+) -> Counter[str]:
     """Detector, depth and describer on every frame (the tracker is left out: both pipelines run it)."""
     calls: Counter[str] = Counter()
     detector, depth, describer = load("detector"), load("depth"), load("describer")
@@ -50,9 +52,8 @@ def naive(clip: Path, frame_range: FrameRange, load: Callable[[Role], Stage], vo
 
 
 def synthetic_setup(workdir: Path) -> tuple[Path, FrameRange, Callable[[Role], Stage], BuildSettings]:
-    from tests.twin.doubles import Events, SceneIndex, loader  # the ground-truth doubles of the tests
-
     from river_core.twin.synthetic import random_scene
+    from tests.twin.doubles import Events, SceneIndex, loader  # the ground-truth doubles of the tests
 
     scene = random_scene(2024, width=320, height=192, num_frames=N_FRAMES, n_objects=6)
     clip = scene.write_clip(workdir / "scene.mkv")
@@ -94,15 +95,19 @@ def main() -> None:
         base = naive(clip, frame_range, load, list(twin.provenance.vocabulary))
         naive_s = time.perf_counter() - started
     ours = Counter({role: twin.provenance.calls.get(role, 0) for role in HEAVY})
-    print(f"clip: {clip.name if args.mode == 'tiny' else 'synthetic scene'}, {len(frame_range)} frames, "
-          f"{len(twin.tracks)} tracks, mode {args.mode}")
+    print(
+        f"clip: {clip.name if args.mode == 'tiny' else 'synthetic scene'}, {len(frame_range)} frames, "
+        f"{len(twin.tracks)} tracks, mode {args.mode}"
+    )
     print(f"{'stage':<10} {'builder':>8} {'naive':>8}")
     for role in HEAVY:
         print(f"{role:<10} {ours[role]:>8} {base[role]:>8}")
     total, naive_total = sum(ours.values()), sum(base.values())
     print(f"{'heavy':<10} {total:>8} {naive_total:>8}   ratio {total / naive_total:.3f} (target ≤ 0.100)")
-    print(f"tracker frames run by the builder: {twin.provenance.calls.get('tracker', 0)} "
-          f"(the naive pipeline needs a tracker too)")
+    print(
+        f"tracker frames run by the builder: {twin.provenance.calls.get('tracker', 0)} "
+        f"(the naive pipeline needs a tracker too)"
+    )
     print(f"wall time: builder {ours_s:.2f} s, naive heavy stages {naive_s:.2f} s")
 
 

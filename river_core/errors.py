@@ -34,3 +34,7 @@ class TwinValidationError(RiverError, ValueError):
 
 class Cancelled(RiverError):
     """A long operation was cancelled through its :class:`~river_core.progress.CancelToken`."""
+
+
+class ModelUnavailableError(RiverError, FileNotFoundError):
+    """A model checkpoint is not in the cache or the directory given (and cannot be downloaded)."""
