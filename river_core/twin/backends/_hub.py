@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import socket
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
 from huggingface_hub import constants as hf_constants
+from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.errors import HFValidationError
 
 from river_core.devices import DevicePlan
@@ -35,17 +40,55 @@ def resolve(spec: ModelSpec) -> str:
     return spec.model_id
 
 
-@contextlib.contextmanager
-def loading(spec: ModelSpec, *, what: str, files: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(model_id, revision)`` for ``from_pretrained`` calls; turn hub failures into one line.
+@dataclass(frozen=True)
+class Source:
+    """Arguments for ``from_pretrained``: ``Cls.from_pretrained(src.model_id, **src.kwargs)``."""
 
+    model_id: str
+    revision: str
+    local_only: bool
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {"revision": self.revision, "local_files_only": self.local_only}
+
+
+@contextlib.contextmanager
+def loading(spec: ModelSpec, *, what: str, files: str) -> Iterator[Source]:
+    """Yield where to load ``spec`` from; turn hub failures into one line.
+
+    Local first: a directory, or a checkpoint already in the Hugging Face cache, is read without
+    touching the network (no update checks, no retries on a machine without network). Otherwise
+    the hub must be reachable, which is checked in a second instead of after a minute of retries.
     ``what`` names the model family ("OWLv2"), ``files`` what a checkpoint directory must hold.
     """
     model_id = resolve(spec)
+    revision = spec.revision or "main"
+    local = Path(model_id).is_dir() or hf_constants.HF_HUB_OFFLINE or _cached(model_id, revision)
+    if not local and not _hub_reachable():
+        raise unavailable(spec, ConnectionError("huggingface.co cannot be reached"), what=what, files=files)
     try:
-        yield model_id, spec.revision or "main"
+        yield Source(model_id, revision, local)
     except (OSError, HFValidationError) as exc:
         raise unavailable(spec, exc, what=what, files=files) from None
+
+
+def _cached(model_id: str, revision: str) -> bool:
+    try:
+        found = try_to_load_from_cache(model_id, "config.json", revision=revision)
+    except HFValidationError:
+        return False
+    return isinstance(found, str)
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the hub's host resolves and accepts a connection (a quick check, no request)."""
+    host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def unavailable(spec: ModelSpec, exc: BaseException, *, what: str, files: str) -> ModelUnavailableError:
@@ -56,11 +99,12 @@ def unavailable(spec: ModelSpec, exc: BaseException, *, what: str, files: str) -
             f"it needs the files written by save_pretrained ({files})"
         )
     revision = f" --revision {spec.revision}" if spec.revision else ""
-    why = (
-        "downloads are off (HF_HUB_OFFLINE=1)"
-        if hf_constants.HF_HUB_OFFLINE
-        else "it could not be downloaded (no network, or no such repository)"
-    )
+    if hf_constants.HF_HUB_OFFLINE:
+        why = "downloads are off (HF_HUB_OFFLINE=1)"
+    elif isinstance(exc, ConnectionError):
+        why = "huggingface.co cannot be reached from here"
+    else:
+        why = "it could not be downloaded (no such repository, or no access)"
     return ModelUnavailableError(
         f"the {what} checkpoint {spec.model_id!r} is not in the Hugging Face cache and {why}; run "
         f"`hf download {spec.model_id}{revision}` on a machine with network access (then copy "

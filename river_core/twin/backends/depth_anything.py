@@ -132,11 +132,11 @@ def crop_padding(maps: torch.Tensor, pad: Pad) -> torch.Tensor:
 def load(spec: ModelSpec, plan: DevicePlan) -> DepthAnythingEstimator:
     """Load a Depth Anything checkpoint (a Hugging Face id in the cache, or a local directory)."""
     files = "config.json, weights, preprocessor_config.json"
-    with loading(spec, what="Depth Anything", files=files) as (model_id, revision):
+    with loading(spec, what="Depth Anything", files=files) as src:
         model = DepthAnythingForDepthEstimation.from_pretrained(
-            model_id, revision=revision, dtype=plan.torch_dtype
+            src.model_id, dtype=plan.torch_dtype, **src.kwargs
         )
-        processor = AutoImageProcessor.from_pretrained(model_id, revision=revision)
+        processor = AutoImageProcessor.from_pretrained(src.model_id, **src.kwargs)
     place(model, plan)
     return DepthAnythingEstimator(
         model, processor, ModelInfo("depth", spec.model_id, revision_of(model, spec))

@@ -184,9 +184,9 @@ def _select(
 
 def load(spec: ModelSpec, plan: DevicePlan) -> Owlv2Detector:
     """Load an OWLv2 checkpoint (a Hugging Face id in the cache, or a local directory)."""
-    with loading(spec, what="OWLv2", files="config.json, weights, processor files") as (model_id, revision):
-        model = Owlv2ForObjectDetection.from_pretrained(model_id, revision=revision, dtype=plan.torch_dtype)
-        processor = Owlv2Processor.from_pretrained(model_id, revision=revision)
+    with loading(spec, what="OWLv2", files="config.json, weights, processor files") as src:
+        model = Owlv2ForObjectDetection.from_pretrained(src.model_id, dtype=plan.torch_dtype, **src.kwargs)
+        processor = Owlv2Processor.from_pretrained(src.model_id, **src.kwargs)
     place(model, plan)
     return Owlv2Detector(model, processor, ModelInfo("detector", spec.model_id, revision_of(model, spec)))
 

@@ -259,12 +259,12 @@ def _drop_article(words: list[str]) -> list[str]:
 def load(spec: ModelSpec, plan: DevicePlan) -> QwenVLDescriber:
     """Load a Qwen2.5-VL checkpoint (a Hugging Face id in the cache, or a local directory)."""
     files = "config.json, weights, preprocessor and tokenizer files"
-    with loading(spec, what="Qwen2.5-VL", files=files) as (model_id, revision):
+    with loading(spec, what="Qwen2.5-VL", files=files) as src:
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-            model_id, revision=revision, dtype=plan.torch_dtype
+            src.model_id, dtype=plan.torch_dtype, **src.kwargs
         )
-        image_processor = AutoImageProcessor.from_pretrained(model_id, revision=revision)
-        tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision)
+        image_processor = AutoImageProcessor.from_pretrained(src.model_id, **src.kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(src.model_id, **src.kwargs)
     place(model, plan)
     info = ModelInfo("describer", spec.model_id, revision_of(model, spec))
     return QwenVLDescriber(model, image_processor, tokenizer, info)

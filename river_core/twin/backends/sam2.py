@@ -399,8 +399,8 @@ class Sam2Session:
 
 def load(spec: ModelSpec, plan: DevicePlan) -> Sam2Tracker:
     """The SAM 2.1 checkpoint ``spec`` (a Hugging Face id in the cache, or a local directory)."""
-    with loading(spec, what="SAM 2.1", files="config.json and weights") as (model_id, revision):
-        model = Sam2VideoModel.from_pretrained(model_id, revision=revision, dtype=plan.torch_dtype)
+    with loading(spec, what="SAM 2.1", files="config.json and weights") as src:
+        model = Sam2VideoModel.from_pretrained(src.model_id, dtype=plan.torch_dtype, **src.kwargs)
     place(model, plan)
     return Sam2Tracker(model, ModelInfo("tracker", spec.model_id, revision_of(model, spec)), plan)
 
