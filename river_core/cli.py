@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from river_core import __version__
+from river_core import __version__, cli_reasoning
 from river_core.errors import Cancelled, RiverError
 from river_core.progress import ProgressCallback, ProgressEvent
 
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=12, help="frames on a contact sheet (default 12)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(handler=cmd_twin_render)
+    cli_reasoning.add_twin_view(twin_cmds, common)
+    cli_reasoning.add_commands(groups, common)
 
     p = groups.add_parser(
         "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"

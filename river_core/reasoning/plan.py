@@ -1,0 +1,804 @@
+"""Edited twin → edit plan: the one hand-off from reasoning to rendering, and what the editor reviews.
+
+The LLM writes the edited twin D' inside ``<edit>``. Three shapes are read, each in the schema of a
+view the LLM was shown:
+
+- **per frame** (the paper's format, ``river twin view --format paper``)::
+
+      {"frames": [{"frame": 12, "objects": [{"id": 3, "category": "dog", "attributes": "bronze dog",
+                   "mask": "mask/3/12", "spatial": {"x": 0.41, "y": 0.62, "depth": 0.3, "size": 0.05}}]}]}
+
+  A listed frame is the whole new content of that frame: an original object left out is removed
+  there. Frames not listed are unchanged.
+- **per object** (the compact view's track records)::
+
+      {"objects": [{"id": 3, "category": "dog", "attributes": "a bronze statue of a dog"}]}
+
+  The new category and attributes hold in every frame where the object exists; an optional
+  ``"frames": [[first, last], …]`` (inclusive runs) lists where it remains, so frames it loses are
+  removed. Objects not listed are unchanged. Adding objects needs the per-frame shape.
+- **a whole twin document** (``schema_version`` present), as ``river twin validate`` reads it; its masks
+  must be the original's.
+
+Validity (:func:`edit_problems`): the JSON parses; every object instance has the required fields with
+the original's types and nothing else (the paper's R_dt criteria, :func:`edit_schema_problems`); ids
+exist in the original, except new objects when adding is allowed; an existing object keeps its own
+mask, a new one borrows an original mask of the same frame; frames exist in the twin. The diff against
+the original becomes :class:`EditPlan` operations, each with targets, frame spans and the paper's prompt
+template ("In frame t, object i with category c has attributes a.").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from river_core import __version__
+from river_core.atomic import write_bytes_atomic
+from river_core.errors import RiverError
+from river_core.reasoning.view import mask_ref, parse_mask_ref
+from river_core.twin.schema import TwinDocument, twin_json_text
+
+PLAN_VERSION: Final = "1.0"
+# The paper view rounds spatial values to 3 decimals; a change smaller than this is copying noise.
+SPATIAL_TOLERANCE: Final = 0.002
+_ADD_WORDS = re.compile(r"\b(add|adds|adding|insert|put|place|include|introduce|draw)\b", re.IGNORECASE)
+_COLOR_WORDS: Final = frozenset(
+    [
+        "red",
+        "orange",
+        "yellow",
+        "green",
+        "blue",
+        "purple",
+        "violet",
+        "pink",
+        "brown",
+        "black",
+        "white",
+        "grey",
+        "gray",
+        "gold",
+        "golden",
+        "silver",
+        "bronze",
+        "copper",
+        "beige",
+        "tan",
+        "teal",
+        "cyan",
+        "magenta",
+        "maroon",
+        "navy",
+        "olive",
+        "turquoise",
+        "crimson",
+        "scarlet",
+        "ivory",
+        "cream",
+        "lavender",
+        "lilac",
+        "indigo",
+        "amber",
+        "khaki",
+        "coral",
+        "peach",
+        "mint",
+        "emerald",
+        "ruby",
+        "light",
+        "dark",
+        "pale",
+        "bright",
+        "deep",
+        "colored",
+        "coloured",
+        "color",
+        "colour",
+    ]
+)
+
+Kind = Literal["appearance", "recolor", "replace", "remove", "add", "move"]
+
+
+class PlanError(RiverError, ValueError):
+    """An edit or plan that cannot be used; the message lists every problem."""
+
+    def __init__(self, problems: list[str], what: str = "invalid edit") -> None:
+        self.problems = problems
+        listed = "; ".join(problems[:6]) + (f"; … and {len(problems) - 6} more" if len(problems) > 6 else "")
+        super().__init__(f"{what}: {listed}")
+
+
+# -- the plan document -------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+NonNeg = Annotated[StrictInt, Field(ge=0)]
+Unit = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+
+
+class FrameSpan(_Model):
+    """Half-open range of source frames [start, end)."""
+
+    start: NonNeg
+    end: NonNeg
+
+
+class Target(_Model):
+    """An object an operation changes, as it is in the original twin, and where."""
+
+    id: NonNeg
+    category: StrictStr = Field(description="Category in the original twin ('' for a new object).")
+    attributes: StrictStr = Field(description="Attributes in the original twin ('' for a new object).")
+    frames: list[FrameSpan] = Field(description="Source frames the operation applies to, half-open spans.")
+    mask_from: NonNeg | None = Field(
+        default=None, description="For an added object: the original object whose masks it takes."
+    )
+
+
+class SpatialKey(_Model):
+    """Where a moved object should be in one frame (normalized like the twin's spatial)."""
+
+    frame: NonNeg
+    id: NonNeg
+    x: Unit
+    y: Unit
+    depth: Unit
+    size: Unit
+
+
+class Operation(_Model):
+    """One change: the same kind and new values over one or more targets."""
+
+    id: StrictStr = Field(description="Stable name within the plan, e.g. 'op1'.")
+    kind: Kind = Field(
+        description="appearance: attributes change; recolor: only color words change; replace: the "
+        "category changes; remove: the object goes; add: a new object takes an original mask; "
+        "move: the spatial values change."
+    )
+    targets: list[Target]
+    category: StrictStr | None = Field(default=None, description="The new category (changes, adds).")
+    attributes: StrictStr | None = Field(default=None, description="The new attributes (changes, adds).")
+    spatial: list[SpatialKey] | None = Field(default=None, description="New positions (move only).")
+    prompt: StrictStr = Field(description="Text conditioning, from the paper's template.")
+
+    @property
+    def frames(self) -> list[FrameSpan]:
+        """Union of the targets' spans."""
+        return _spans(sorted({f for t in self.targets for s in t.frames for f in range(s.start, s.end)}))
+
+
+class TwinRef(_Model):
+    """Which twin the plan was made from."""
+
+    path: StrictStr | None = None
+    content_hash: StrictStr = Field(description="sha256 of the source media.")
+    frame_range: FrameSpan
+    rate: StrictStr
+    twin_digest: StrictStr = Field(description="sha256 of the twin's canonical JSON.")
+
+
+class Execution(_Model):
+    """One ``<execute>`` round as it ran."""
+
+    code: StrictStr
+    ok: bool
+    stdout: StrictStr
+    error: StrictStr | None = None
+    error_kind: StrictStr | None = None
+    elapsed_ms: StrictFloat | None = None
+    isolation: StrictStr | None = None
+
+
+class Attempt(_Model):
+    """One sampled rollout and why it was or was not used."""
+
+    sample: NonNeg
+    valid: bool
+    reason: StrictStr | None = None
+    rollout: StrictStr = ""
+
+
+class Trace(_Model):
+    """How the plan was reasoned: for "explain and confirm"."""
+
+    thinking: StrictStr = ""
+    rollout: StrictStr = ""
+    executions: list[Execution] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
+    view: dict[str, Any] = Field(default_factory=dict, description="Which twin view the LLM saw.")
+
+
+class EditPlan(_Model):
+    """What to change, where and when, before anything is rendered. Human-editable JSON."""
+
+    plan_version: Literal["1.0"] = PLAN_VERSION
+    query: StrictStr
+    twin: TwinRef
+    operations: list[Operation]
+    trace: Trace = Field(default_factory=Trace)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of plan files: ``river plan schema``."""
+    body = EditPlan.model_json_schema()
+    body.pop("title", None)
+    body["required"] = ["plan_version", *[r for r in body.get("required", []) if r != "plan_version"]]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://river-nle.dev/schemas/plan-{PLAN_VERSION}.json",
+        "title": f"RIVER edit plan {PLAN_VERSION}",
+        "description": "Operations (targets, frame spans, kind, prompt) derived from an edited digital twin, "
+        "with the reasoning trace. Masks come from the original twin by object id and frame.",
+        **body,
+    }
+
+
+def twin_ref(doc: TwinDocument, path: str | None = None) -> TwinRef:
+    """The reference a plan keeps to ``doc``."""
+    digest = hashlib.sha256(twin_json_text(doc).encode("utf-8")).hexdigest()
+    fr = doc.video.frame_range
+    return TwinRef(
+        path=path,
+        content_hash=doc.video.content_hash,
+        frame_range=FrameSpan(start=fr.start, end=fr.end),
+        rate=doc.video.rate,
+        twin_digest=f"sha256:{digest}",
+    )
+
+
+def save_plan(plan: EditPlan, path: Path | str, *, overwrite: bool = True) -> Path:
+    """Write ``plan`` as pretty JSON, atomically."""
+    path = Path(path)
+    text = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"), overwrite=overwrite)
+    return path
+
+
+def load_plan(path: Path | str, twin: TwinDocument | None = None) -> EditPlan:
+    """Read a plan file (perhaps edited by hand); with ``twin``, check it still fits that twin."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RiverError(f"{path}: cannot read the plan ({exc.strerror}); check the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PlanError([f"not valid JSON ({exc})"], what=f"{path}: invalid plan") from None
+    try:
+        plan = EditPlan.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        raise PlanError(problems, what=f"{path}: invalid plan") from None
+    if twin is not None:
+        problems = plan_problems(plan, twin)
+        if problems:
+            raise PlanError(problems, what=f"{path}: plan does not fit the twin")
+    return plan
+
+
+def plan_problems(plan: EditPlan, twin: TwinDocument) -> list[str]:
+    """What a (hand-edited) plan asks that the twin cannot give: unknown ids, frames outside a track."""
+    problems: list[str] = []
+    tracks = _tracks(twin)
+    for op in plan.operations:
+        if not op.targets:
+            problems.append(f"{op.id}: no targets")
+        for target in op.targets:
+            where = f"{op.id}: object {target.id}"
+            frames = {f for s in target.frames for f in range(s.start, s.end)}
+            if any(s.end <= s.start for s in target.frames):
+                problems.append(f"{where}: empty frame span; write [start, end) with end > start")
+            if op.kind == "add":
+                source = target.mask_from
+                if source is None or source not in tracks:
+                    problems.append(f"{where}: an added object needs mask_from, an object of the twin")
+                elif not frames <= tracks[source]:
+                    problems.append(f"{where}: object {source} (mask_from) is absent in some of its frames")
+                continue
+            if target.id not in tracks:
+                problems.append(f"{where} does not exist; ids are {sorted(tracks)}")
+            elif not frames <= tracks[target.id]:
+                missing = sorted(frames - tracks[target.id])
+                problems.append(f"{where} is absent in frames {_spans_text(missing)}")
+        if op.kind == "move" and not op.spatial:
+            problems.append(f"{op.id}: a move needs spatial keys")
+        if op.kind in ("appearance", "recolor", "replace", "add") and not (op.category and op.attributes):
+            problems.append(f"{op.id}: a {op.kind} needs the new category and attributes")
+    return problems
+
+
+# -- reading edits ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _State:
+    category: str
+    attributes: str
+    mask: tuple[int, int]  # (object id, frame) of an original mask
+    spatial: tuple[float, float, float, float]  # x, y, depth, size
+
+
+_OBJECT_FIELDS = {"id": int, "category": str, "attributes": str, "mask": str, "spatial": dict}
+_SPATIAL_FIELDS = ("x", "y", "depth", "size")
+_TRACK_FIELDS = {"id": int, "category": str, "attributes": str}
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def _is(value: Any, kind: type) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def parse_edit_json(text: str) -> tuple[Any, list[str]]:
+    """The JSON value of an ``<edit>`` body, or the parse problem. Code fences are tolerated."""
+    body = text.strip()
+    fence = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, re.DOTALL)
+    if fence:
+        body = fence.group(1)
+    try:
+        return json.loads(body), []
+    except json.JSONDecodeError as exc:
+        return None, [f"the edit is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+
+
+def edit_schema_problems(text: str | None) -> list[str]:
+    """The paper's R_dt checks: the edit parses as JSON, and every object instance has every required
+    field with the original's type and no others. Empty list = valid."""
+    if text is None:
+        return ["no <edit> block"]
+    data, problems = parse_edit_json(text)
+    if problems:
+        return problems
+    return _shape_problems(data)
+
+
+def _shape_problems(data: Any) -> list[str]:
+    if not isinstance(data, dict):
+        return [f'the edit is a JSON {_type_name(data)}; write an object with "frames" or "objects"']
+    if "schema_version" in data:
+        from river_core.twin.schema import validate_twin
+
+        try:
+            validate_twin(data)
+        except RiverError as exc:
+            return [str(exc)]
+        return []
+    if "frames" in data:
+        return _frames_shape_problems(data)
+    if "objects" in data:
+        return _objects_shape_problems(data)
+    return ['the edit has neither "frames" (per-frame twin) nor "objects" (per-object edits)']
+
+
+def _fields_problems(
+    obj: Any, where: str, fields: Mapping[str, type], optional: Iterable[str] = ()
+) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where}: a JSON object is expected, got {_type_name(obj)}"]
+    problems = []
+    for name, kind in fields.items():
+        if name not in obj:
+            problems.append(f"{where}.{name}: required field is missing")
+        elif not _is(obj[name], kind):
+            problems.append(
+                f"{where}.{name}: {_type_name(obj[name])} where the twin has {_type_name(kind())}"
+            )
+    extra = sorted(set(obj) - set(fields) - set(optional))
+    if extra:
+        problems.append(f"{where}: unknown field(s) {extra} not in the twin's schema")
+    return problems
+
+
+def _frames_shape_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    extra = sorted(set(data) - {"frames", "video"})
+    if extra:
+        problems.append(f"unknown top-level field(s) {extra}")
+    frames = data["frames"]
+    if not isinstance(frames, list):
+        return [*problems, f"frames: an array is expected, got {_type_name(frames)}"]
+    for fi, entry in enumerate(frames):
+        at = f"frames[{fi}]"
+        problems += _fields_problems(entry, at, {"frame": int, "objects": list})
+        if not isinstance(entry, dict) or not isinstance(entry.get("objects"), list):
+            continue
+        for oi, obj in enumerate(entry["objects"]):
+            where = f"{at}.objects[{oi}]"
+            problems += _fields_problems(obj, where, _OBJECT_FIELDS)
+            spatial = obj.get("spatial") if isinstance(obj, dict) else None
+            if isinstance(spatial, dict):
+                for name in _SPATIAL_FIELDS:
+                    value = spatial.get(name)
+                    if name not in spatial:
+                        problems.append(f"{where}.spatial.{name}: required field is missing")
+                    elif not (_is(value, float) or _is(value, int)):
+                        problems.append(
+                            f"{where}.spatial.{name}: {_type_name(value)} where the twin has number"
+                        )
+                extra = sorted(set(spatial) - set(_SPATIAL_FIELDS))
+                if extra:
+                    problems.append(f"{where}.spatial: unknown field(s) {extra}")
+    return problems
+
+
+def _objects_shape_problems(data: dict[str, Any]) -> list[str]:
+    problems = []
+    extra = sorted(set(data) - {"objects"})
+    if extra:
+        problems.append(f"unknown top-level field(s) {extra}")
+    objects = data["objects"]
+    if not isinstance(objects, list):
+        return [*problems, f"objects: an array is expected, got {_type_name(objects)}"]
+    for oi, obj in enumerate(objects):
+        where = f"objects[{oi}]"
+        problems += _fields_problems(obj, where, _TRACK_FIELDS, optional=("frames",))
+        runs = obj.get("frames") if isinstance(obj, dict) else None
+        if runs is not None and not (
+            isinstance(runs, list)
+            and all(isinstance(r, list) and len(r) == 2 and all(_is(v, int) for v in r) for r in runs)
+        ):
+            problems.append(f"{where}.frames: a list of [first, last] frame pairs is expected")
+    return problems
+
+
+def _original_states(doc: TwinDocument) -> dict[int, dict[int, _State]]:
+    out: dict[int, dict[int, _State]] = {}
+    for entry in doc.frames:
+        out[entry.index] = {
+            o.id: _State(
+                o.category,
+                o.attributes,
+                (o.id, entry.index),
+                (o.spatial.x, o.spatial.y, o.spatial.depth, o.spatial.size),
+            )
+            for o in entry.objects
+        }
+    return out
+
+
+def _tracks(doc: TwinDocument) -> dict[int, set[int]]:
+    tracks: dict[int, set[int]] = defaultdict(set)
+    for entry in doc.frames:
+        for obj in entry.objects:
+            tracks[obj.id].add(entry.index)
+    return dict(tracks)
+
+
+def edited_states(
+    data: Any, original: TwinDocument, *, allow_add: bool
+) -> tuple[dict[int, dict[int, _State]], list[str]]:
+    """The frames an edit touches, as {frame: {id: state}}, and every reference problem."""
+    before = _original_states(original)
+    frame_list = sorted(before)
+    span = f"{frame_list[0]}..{frame_list[-1]}" if frame_list else "none"
+    tracks = _tracks(original)
+    problems: list[str] = []
+    after: dict[int, dict[int, _State]] = {}
+    if "schema_version" in data:
+        data = _twin_as_frames(data, original, problems)
+    if "objects" in data and "frames" not in data:
+        for oi, item in enumerate(data["objects"]):
+            oid = item["id"]
+            if oid not in tracks:
+                problems.append(
+                    f"objects[{oi}].id: object {oid} does not exist (ids are {sorted(tracks)}); "
+                    "to add an object use the per-frame form with a mask borrowed from the original"
+                )
+                continue
+            keep = tracks[oid]
+            if "frames" in item:
+                wanted = {f for a, b in item["frames"] for f in range(a, b + 1)}
+                outside = sorted(wanted - tracks[oid])
+                if outside:
+                    problems.append(
+                        f"objects[{oi}].frames: object {oid} is absent in frames {_spans_text(outside)}; "
+                        "an edit cannot extend a track"
+                    )
+                keep = wanted & tracks[oid]
+            for frame in sorted(tracks[oid]):
+                states = after.setdefault(frame, dict(before[frame]))
+                if frame in keep:
+                    old = before[frame][oid]
+                    states[oid] = _State(item["category"], item["attributes"], old.mask, old.spatial)
+                else:
+                    states.pop(oid, None)
+        return after, problems
+    video = data.get("video")
+    if video is not None:
+        fr = original.video.frame_range
+        if not isinstance(video, dict) or video.get("frame_range", [fr.start, fr.end]) != [fr.start, fr.end]:
+            problems.append("video: differs from the original; an edit changes objects, not the source")
+    for fi, entry in enumerate(data["frames"]):
+        t = entry["frame"]
+        if t not in before:
+            problems.append(f"frames[{fi}].frame: {t} is not in the twin (frames {span})")
+            continue
+        if t in after:
+            problems.append(f"frames[{fi}].frame: frame {t} is listed twice")
+            continue
+        frame_states: dict[int, _State] = {}
+        for oi, obj in enumerate(entry["objects"]):
+            where = f"frames[{fi}].objects[{oi}]"
+            oid = obj["id"]
+            if oid in frame_states:
+                problems.append(f"{where}.id: object {oid} appears twice in frame {t}")
+                continue
+            ref = parse_mask_ref(obj["mask"])
+            sp = obj["spatial"]
+            spatial = (float(sp["x"]), float(sp["y"]), float(sp["depth"]), float(sp["size"]))
+            if any(not 0.0 <= v <= 1.0 for v in spatial):
+                problems.append(f"{where}.spatial: values must lie in [0, 1], got {list(spatial)}")
+            if ref is None or ref[1] not in before or ref[0] not in before[ref[1]]:
+                problems.append(
+                    f"{where}.mask: {obj['mask']!r} is not a mask of the original twin; masks come only from "
+                    f"the original, written {mask_ref(oid, t)!r}"
+                )
+                continue
+            if oid in before[t]:
+                if ref != (oid, t):
+                    problems.append(
+                        f"{where}.mask: object {oid} must keep its own mask {mask_ref(oid, t)!r}, "
+                        f"not {obj['mask']!r}"
+                    )
+                    continue
+            elif oid in tracks:
+                problems.append(
+                    f"{where}.id: object {oid} is not in frame {t} of the original; an edit cannot extend "
+                    "a track (masks come only from the original)"
+                )
+                continue
+            elif not allow_add:
+                problems.append(
+                    f"{where}.id: object {oid} is new, but the query does not ask to add anything; "
+                    f"refer to existing ids {sorted(tracks)}"
+                )
+                continue
+            elif ref[1] != t:
+                problems.append(f"{where}.mask: a new object in frame {t} must borrow a mask of frame {t}")
+                continue
+            if not obj["category"].strip():
+                problems.append(f"{where}.category: empty")
+            frame_states[oid] = _State(obj["category"], obj["attributes"], ref, spatial)
+        after[t] = frame_states
+    return after, problems
+
+
+def _twin_as_frames(data: dict[str, Any], original: TwinDocument, problems: list[str]) -> dict[str, Any]:
+    """A whole twin document as a per-frame edit; masks must equal the original's, bit for bit."""
+    from river_core.twin.schema import validate_twin
+
+    doc = validate_twin(data)
+    masks = {(o.id, e.index): o.mask.rle.counts for e in original.frames for o in e.objects}
+    frames = []
+    for entry in doc.frames:
+        objects = []
+        for obj in entry.objects:
+            key = (obj.id, entry.index)
+            if masks.get(key) != obj.mask.rle.counts:
+                owner = next(
+                    (k for k, v in masks.items() if k[1] == entry.index and v == obj.mask.rle.counts), None
+                )
+                if owner is None:
+                    problems.append(
+                        f"frame {entry.index}, object {obj.id}: its mask is not a mask of the original twin"
+                    )
+                    continue
+                key = owner
+            s = obj.spatial
+            objects.append(
+                {
+                    "id": obj.id,
+                    "category": obj.category,
+                    "attributes": obj.attributes,
+                    "mask": mask_ref(*key),
+                    "spatial": {"x": s.x, "y": s.y, "depth": s.depth, "size": s.size},
+                }
+            )
+        frames.append({"frame": entry.index, "objects": objects})
+    return {"frames": frames}
+
+
+# -- diff → plan -----------------------------------------------------------------------------------
+
+
+def allows_add(query: str) -> bool:
+    """Whether ``query`` explicitly asks to add something (new objects are accepted only then)."""
+    return bool(_ADD_WORDS.search(query))
+
+
+def _is_recolor(before: str, after: str) -> bool:
+    old = re.findall(r"[a-z]+", before.lower())
+    new = re.findall(r"[a-z]+", after.lower())
+    changed = set(old) ^ set(new)
+    return bool(changed) and changed <= _COLOR_WORDS
+
+
+def _spans(frames: list[int]) -> list[FrameSpan]:
+    spans: list[FrameSpan] = []
+    for f in frames:
+        if spans and spans[-1].end == f:
+            spans[-1] = FrameSpan(start=spans[-1].start, end=f + 1)
+        else:
+            spans.append(FrameSpan(start=f, end=f + 1))
+    return spans
+
+
+def _spans_text(frames: list[int]) -> str:
+    return ", ".join(
+        f"{s.start}" if s.end == s.start + 1 else f"{s.start}-{s.end - 1}" for s in _spans(frames)
+    )
+
+
+def edit_problems(text: str | None, original: TwinDocument, *, allow_add: bool = False) -> list[str]:
+    """Every reason ``text`` (an ``<edit>`` body) cannot become a plan; empty = valid."""
+    try:
+        plan_from_edit(text, original, query="", allow_add=allow_add)
+    except PlanError as exc:
+        return exc.problems
+    return []
+
+
+def plan_from_edit(
+    text: str | None,
+    original: TwinDocument,
+    *,
+    query: str,
+    allow_add: bool | None = None,
+    twin_path: str | None = None,
+    trace: Trace | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> EditPlan:
+    """Validate an ``<edit>`` body against ``original`` and turn the difference into a plan.
+
+    ``allow_add`` defaults to whether the query asks to add something. Raises :class:`PlanError`
+    listing every problem, also when the edit changes nothing.
+    """
+    problems = edit_schema_problems(text)
+    if problems:
+        raise PlanError(problems)
+    assert text is not None
+    data, _ = parse_edit_json(text)
+    allow = allows_add(query) if allow_add is None else allow_add
+    after, problems = edited_states(data, original, allow_add=allow)
+    if problems:
+        raise PlanError(problems)
+    operations = _diff(_original_states(original), after)
+    if not operations:
+        raise PlanError(["the edit changes nothing: no object differs from the original twin"])
+    return EditPlan(
+        query=query,
+        twin=twin_ref(original, twin_path),
+        operations=operations,
+        trace=trace or Trace(),
+        provenance=provenance or {},
+    )
+
+
+def _diff(before: dict[int, dict[int, _State]], after: dict[int, dict[int, _State]]) -> list[Operation]:
+    # (kind, new category, new attributes) → id → frames; spatial keys for moves.
+    groups: dict[tuple[Kind, str | None, str | None], dict[int, list[int]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    mask_from: dict[int, int] = {}
+    originals: dict[int, _State] = {}
+    moves: list[SpatialKey] = []
+    for t in sorted(after):
+        old, new = before[t], after[t]
+        for oid, state in old.items():
+            originals.setdefault(oid, state)
+            if oid not in new:
+                groups[("remove", None, None)][oid].append(t)
+                continue
+            edited = new[oid]
+            if edited.category != state.category:
+                groups[("replace", edited.category, edited.attributes)][oid].append(t)
+            elif edited.attributes != state.attributes:
+                kind: Kind = "recolor" if _is_recolor(state.attributes, edited.attributes) else "appearance"
+                groups[(kind, edited.category, edited.attributes)][oid].append(t)
+            if any(
+                abs(a - b) > SPATIAL_TOLERANCE for a, b in zip(edited.spatial, state.spatial, strict=True)
+            ):
+                groups[("move", None, None)][oid].append(t)
+                x, y, depth, size = edited.spatial
+                moves.append(SpatialKey(frame=t, id=oid, x=x, y=y, depth=depth, size=size))
+        for oid, state in new.items():
+            if oid not in old:
+                groups[("add", state.category, state.attributes)][oid].append(t)
+                mask_from.setdefault(oid, state.mask[0])
+    operations = []
+    order = {"replace": 0, "appearance": 1, "recolor": 2, "remove": 3, "add": 4, "move": 5}
+    for n, ((kind, category, attributes), by_id) in enumerate(
+        sorted(groups.items(), key=lambda kv: (order[kv[0][0]], min(kv[1]), kv[0][1] or "", kv[0][2] or "")),
+        1,
+    ):
+        targets = []
+        for oid, frames in sorted(by_id.items()):
+            orig = originals.get(oid)
+            targets.append(
+                Target(
+                    id=oid,
+                    category=orig.category if orig else "",
+                    attributes=orig.attributes if orig else "",
+                    frames=_spans(frames),
+                    mask_from=mask_from.get(oid) if kind == "add" else None,
+                )
+            )
+        spatial = [k for k in moves if k.id in by_id] if kind == "move" else None
+        operations.append(
+            Operation(
+                id=f"op{n}",
+                kind=kind,
+                targets=targets,
+                category=category,
+                attributes=attributes,
+                spatial=spatial,
+                prompt=_prompt(kind, targets, category, attributes, spatial),
+            )
+        )
+    return operations
+
+
+def _prompt(
+    kind: Kind,
+    targets: list[Target],
+    category: str | None,
+    attributes: str | None,
+    spatial: list[SpatialKey] | None,
+) -> str:
+    """The paper's template, one sentence per target and frame span (at the span's first frame)."""
+    sentences = []
+    for target in targets:
+        for span in target.frames:
+            t, i = span.start, target.id
+            if kind == "remove":
+                sentences.append(f"In frame {t}, object {i} with category {target.category} is removed.")
+            elif kind == "move":
+                key = next(k for k in spatial or [] if k.id == i and k.frame >= t)
+                sentences.append(
+                    f"In frame {t}, object {i} with category {target.category} has attributes "
+                    f"{target.attributes} and is at x {key.x:.3f}, y {key.y:.3f}."
+                )
+            else:
+                sentences.append(
+                    f"In frame {t}, object {i} with category {category} has attributes {attributes}."
+                )
+    return " ".join(sentences)
+
+
+def _loc(loc: Iterable[int | str]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(plan)"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+PROVENANCE_DEFAULTS: Final = {"river_version": __version__}

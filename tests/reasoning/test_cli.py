@@ -1,0 +1,161 @@
+"""The reasoner's commands, as an editor or a script runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from river_core.reasoning.view import parse_compact_view
+from river_core.twin.schema import TwinDocument
+
+Run = Callable[..., tuple[int, str, str]]
+
+ROLLOUT = (
+    "Which animal? Find it in code.</think>\n"
+    "<execute>\nprint(find(category='dog'))\n</execute>\n"
+    "<results>\n[3]\n</results>\n"
+    "<think>Object 3.</think>\n"
+    '<edit>{"objects": [{"id": 3, "category": "dog", "attributes": "a dog cast in bronze"}]}</edit>\n'
+)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_sandbox_run_prints_the_answer(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    code = write(tmp_path / "sum.py", "print(sum(range(10)))\n")
+    status, out, _ = run_cli("sandbox", "run", "--twin", small_twin_path, code)
+    assert (status, out) == (0, "45\n")
+    status, out, _ = run_cli("sandbox", "run", "--twin", small_twin_path, code, "--json")
+    body = json.loads(out)
+    assert status == 0 and body["ok"] is True and body["stdout"] == "45\n"
+    assert body["isolation"]["level"] in ("full", "partial", "minimal")
+    assert isinstance(body["elapsed_ms"], int | float)
+
+
+def test_sandbox_run_refuses_file_access(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    code = write(tmp_path / "peek.py", "print(open('/etc/passwd').read())\n")
+    status, out, _ = run_cli("sandbox", "run", "--twin", small_twin_path, code, "--json")
+    body = json.loads(out)
+    assert status == 1 and body["ok"] is False
+    assert "open" in body["error"] and "passwd" not in body["stdout"]
+    status, out, err = run_cli("sandbox", "run", "--twin", small_twin_path, code)
+    assert status == 1 and out == "" and "river: error: the code failed (gate)" in err
+
+
+def test_sandbox_run_reaches_the_twin_api(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    code = write(tmp_path / "q.py", "print(find(category='dog'), last_frame(3), left_of(1, 4))\n")
+    status, out, _ = run_cli("sandbox", "run", "--twin", small_twin_path, code)
+    assert (status, out) == (0, "[3] 19 True\n")
+
+
+def test_twin_view_compact_and_paper(run_cli: Run, small_twin_path: Path, small_twin: TwinDocument) -> None:
+    status, compact, _ = run_cli("twin", "view", small_twin_path, "--format", "compact")
+    assert status == 0
+    parsed = parse_compact_view(compact)
+    assert sorted(parsed.objects) == [1, 2, 3, 4]
+    status, paper, err = run_cli("twin", "view", small_twin_path, "--format", "paper", "--stats")
+    assert status == 0 and "ratio" in err
+    assert len(json.loads(paper)["frames"]) == len(small_twin.frames)
+    assert len(compact) < len(paper)
+    status, _, err = run_cli("twin", "view", small_twin_path, "--budget-tokens", "5")
+    assert status == 1 and "--budget-tokens 5 is too small" in err
+
+
+def test_reason_with_a_replayed_rollout_writes_the_plan(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    plan_path, trace_path = tmp_path / "plan.json", tmp_path / "trace.json"
+    status, out, err = run_cli(
+        "reason", small_twin_path, "make the animal look like bronze", "--llm", f"replay:{rollout}",
+        "--out", plan_path, "--trace", trace_path,
+    )  # fmt: skip
+    assert status == 0, err
+    plan = json.loads(plan_path.read_text())
+    (op,) = plan["operations"]
+    assert [t["id"] for t in op["targets"]] == [3]
+    assert op["targets"][0]["frames"] == [{"start": 0, "end": 20}]
+    assert "op1 appearance: object 3 (dog) frames 0-19" in out
+    trace = json.loads(trace_path.read_text())
+    assert trace["valid"] and trace["executions"][0]["stdout"] == "[3]\n"
+    # The written trace replays to the same plan.
+    again = tmp_path / "again.json"
+    status, _, err = run_cli("reason", small_twin_path, "q", "--llm", f"replay:{trace_path}", "--out", again)
+    assert status == 0, err
+    assert json.loads(again.read_text())["operations"] == plan["operations"]
+    # Plans are never overwritten by accident.
+    status, _, err = run_cli("reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", plan_path)
+    assert status == 1 and "already exists" in err
+
+
+def test_reason_without_a_valid_plan_fails_clearly(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    rollout = write(tmp_path / "bad.txt", ROLLOUT.replace('"id": 3', '"id": 33'))
+    trace = tmp_path / "trace.json"
+    status, _, err = run_cli(
+        "reason",
+        small_twin_path,
+        "q",
+        "--llm",
+        f"replay:{rollout}",
+        "--out",
+        tmp_path / "p.json",
+        "--trace",
+        trace,
+    )
+    assert status == 1 and "no valid edit plan" in err and "object 33 does not exist" in err
+    assert not (tmp_path / "p.json").exists()
+    assert json.loads(trace.read_text())["attempts"][0]["valid"] is False
+
+
+@pytest.mark.parametrize("spec", ["gpt4", "replay:", "openai:ftp://x"])
+def test_reason_rejects_unknown_llm_specs(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, spec: str
+) -> None:
+    status, _, err = run_cli("reason", small_twin_path, "q", "--llm", spec, "--out", tmp_path / "p.json")
+    assert status == 1 and ("--llm" in err or "openai:http://" in err)
+
+
+def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    status, out, _ = run_cli("plan", "schema")
+    schema = json.loads(out)
+    assert status == 0 and schema["$schema"].endswith("2020-12/schema")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", plan_path)[0] == 0
+    jsonschema.validate(json.loads(plan_path.read_text()), schema)
+    status, out, _ = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
+    assert status == 0 and "valid, 1 operation" in out
+    data = json.loads(plan_path.read_text())
+    data["operations"][0]["targets"][0]["frames"] = [{"start": 0, "end": 24}]
+    write(plan_path, json.dumps(data))
+    status, _, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
+    assert status == 1 and "absent in frames 20-23" in err
+
+
+def test_rollout_score_gives_the_structured_rewards(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    good = write(tmp_path / "good.txt", ROLLOUT)
+    status, out, _ = run_cli("rollout", "score", good, "--twin", small_twin_path, "--json")
+    body = json.loads(out)
+    assert status == 0
+    assert (body["r_token"], body["r_exec"], body["r_dt"], body["r_struct"]) == (0.0, 0.0, 0.5, 0.5)
+    assert body["executions"][0]["stdout"] == "[3]\n"
+    broken = write(
+        tmp_path / "broken.txt",
+        ROLLOUT.replace("find(category='dog')", "find(category=dog)").replace('"category": "dog", ', ""),
+    )
+    status, out, _ = run_cli("rollout", "score", broken, "--twin", small_twin_path)
+    assert status == 0
+    assert out.splitlines()[0] == "R_token +0.0  R_exec -0.5  R_dt -0.5  R_struct -1.0"
+    assert "exec: execute #1: " in out and "category: required field is missing" in out
