@@ -4,7 +4,9 @@ Until the edit pipeline exists (twin builder → reasoner → VACE render), the 
 that does exist end to end and checks its own results: probe in rational time, frame-exact
 extraction (FFV1 bit-identical to the decoded source; ProRes with source timecode and same-range
 audio), the model-resolution letterbox and its inverse, and a synthetic scene with an exact
-digital twin that validates against the schema.
+digital twin that validates against the schema, then the reasoner on that twin: a scripted rollout
+(no LLM weights are available offline) whose code runs in the sandbox, and whose edit becomes a
+validated edit plan.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from river_core.media import (
     probe,
 )
 from river_core.progress import CancelToken, ProgressCallback
-from river_core.twin.schema import save_twin, validate_twin
+from river_core.twin.schema import TwinDocument, save_twin, validate_twin
 from river_core.twin.synthetic import random_scene
 
 DEMO_RANGE = FrameRange(30, 63)  # 33 frames = 4k+1, a Wan2.1-VACE window
@@ -58,7 +60,7 @@ def run_demo(
     out_dir = Path(out_dir)
     sample = bundled_sample()
     say(f"RIVER NLE {__version__} demo — offline, on the bundled clip {sample.name}")
-    say("  (the editing pipeline is not built yet: this runs the media and twin foundation end to end)")
+    say("  (the VACE editing pipeline is not built yet: this runs media, twin and reasoner end to end)")
 
     info = probe(sample)
     say(
@@ -140,6 +142,15 @@ def run_demo(
         f"{twin_path.name} (valid against `river twin schema`)"
     )
 
+    reasoning = _reason_step(checked, twin_path, out_dir)
+    say(
+        f'6. reason: "{reasoning["query"]}" → code in the sandbox ({reasoning["isolation"]} isolation) '
+        f"answers object {reasoning['target']} → {Path(reasoning['plan']).name}: {reasoning['kind']} of "
+        f"object {reasoning['target']} over frames {reasoning['frames']} (a scripted rollout stands in for the LLM)"
+    )
+    if reasoning["isolation"] != "full":
+        say(f"   warning: sandbox isolation is {reasoning['isolation']}: {reasoning['isolation_notes']}")
+
     summary = {
         "version": __version__,
         "source": {
@@ -154,10 +165,56 @@ def run_demo(
             "round_trip_psnr_db": round(round_trip_psnr, 2),
         },
         "synthetic": {"clip": str(clip), "twin": str(twin_path), "tracks": n_objects},
+        "reasoning": reasoning,
     }
     write_bytes_atomic(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     say(f"done: outputs in {out_dir}/ (summary.json lists them)")
     return summary
+
+
+DEMO_QUERY = "make the object closest to the camera look like gold"
+
+
+def _reason_step(twin: TwinDocument, twin_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Query → sandboxed code → edit → plan, through the real protocol, sandbox and validation."""
+    from river_core.reasoning.plan import save_plan
+    from river_core.reasoning.reasoner import Reasoner
+    from river_core.reasoning.replay import ReplayLLM
+    from river_core.reasoning.sandbox import Sandbox
+    from river_core.reasoning.twin_data import twin_data
+
+    sandbox = Sandbox()
+    code = "target = closest_to_camera()\nprint(target, object_info(target)['category'])"
+    probe_run = sandbox.run(code, twin_data(twin))
+    if not probe_run.ok:
+        raise RiverError(f"demo check failed: the sandbox could not run the twin query ({probe_run.error})")
+    target = int(probe_run.stdout.split()[0])
+    category = next(t.category for t in twin.tracks if t.id == target)
+    edit = {
+        "objects": [{"id": target, "category": category, "attributes": f"a {category} made of polished gold"}]
+    }
+    rollout = (
+        "The closest object has the smallest depth; ask the twin.</think>\n"
+        f"<execute>\n{code}\n</execute>\n"
+        f"<think>Object {target} is closest; make it gold.</think>\n"
+        f"<edit>{json.dumps(edit)}</edit>"
+    )
+    reasoner = Reasoner(ReplayLLM(rollout, name="scripted demo rollout"), sandbox=sandbox)
+    plan = reasoner(twin, DEMO_QUERY, twin_path=str(twin_path))
+    op = plan.operations[0]
+    if [t.id for t in op.targets] != [target]:
+        raise RiverError(f"demo check failed: the plan targets {[t.id for t in op.targets]}, not {target}")
+    plan_path = save_plan(plan, out_dir / "plan.json")
+    frames = ", ".join(f"{s.start}-{s.end - 1}" for s in op.targets[0].frames)
+    return {
+        "query": DEMO_QUERY,
+        "target": target,
+        "kind": op.kind,
+        "frames": frames,
+        "plan": str(plan_path),
+        "isolation": sandbox.isolation.level,
+        "isolation_notes": "; ".join(sandbox.isolation.notes),
+    }
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

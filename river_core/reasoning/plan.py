@@ -10,7 +10,7 @@ view the LLM was shown:
 
   A listed frame is the whole new content of that frame: an original object left out is removed
   there. Frames not listed are unchanged.
-- **per object** (the compact view's track records)::
+- **per object** (the compact view's track records; ``"tracks"`` as in a twin file reads the same)::
 
       {"objects": [{"id": 3, "category": "dog", "attributes": "a bronze statue of a dog"}]}
 
@@ -46,7 +46,7 @@ from river_core import __version__
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
 from river_core.reasoning.view import mask_ref, parse_mask_ref
-from river_core.twin.schema import TwinDocument, twin_json_text
+from river_core.twin.schema import TwinDocument, summarize_tracks, twin_json_text
 
 PLAN_VERSION: Final = "1.0"
 # The paper view rounds spatial values to 3 decimals; a change smaller than this is copying noise.
@@ -338,6 +338,8 @@ class _State:
 _OBJECT_FIELDS = {"id": int, "category": str, "attributes": str, "mask": str, "spatial": dict}
 _SPATIAL_FIELDS = ("x", "y", "depth", "size")
 _TRACK_FIELDS = {"id": int, "category": str, "attributes": str}
+# Fields of the twin's track summaries; accepted in per-object edits when they agree with the twin.
+_SUMMARY_FIELDS = ("first_frame", "last_frame", "frame_count")
 
 
 def _type_name(value: Any) -> str:
@@ -393,9 +395,14 @@ def _shape_problems(data: Any) -> list[str]:
         return []
     if "frames" in data:
         return _frames_shape_problems(data)
-    if "objects" in data:
+    if "objects" in data or "tracks" in data:
         return _objects_shape_problems(data)
     return ['the edit has neither "frames" (per-frame twin) nor "objects" (per-object edits)']
+
+
+def _objects_key(data: dict[str, Any]) -> str:
+    # The twin document's own "tracks" summaries read the same as per-object edits.
+    return "objects" if "objects" in data else "tracks"
 
 
 def _fields_problems(
@@ -451,15 +458,19 @@ def _frames_shape_problems(data: dict[str, Any]) -> list[str]:
 
 def _objects_shape_problems(data: dict[str, Any]) -> list[str]:
     problems = []
-    extra = sorted(set(data) - {"objects"})
+    key = _objects_key(data)
+    extra = sorted(set(data) - {key})
     if extra:
         problems.append(f"unknown top-level field(s) {extra}")
-    objects = data["objects"]
+    objects = data[key]
     if not isinstance(objects, list):
-        return [*problems, f"objects: an array is expected, got {_type_name(objects)}"]
+        return [*problems, f"{key}: an array is expected, got {_type_name(objects)}"]
     for oi, obj in enumerate(objects):
-        where = f"objects[{oi}]"
-        problems += _fields_problems(obj, where, _TRACK_FIELDS, optional=("frames",))
+        where = f"{key}[{oi}]"
+        problems += _fields_problems(obj, where, _TRACK_FIELDS, optional=("frames", *_SUMMARY_FIELDS))
+        for name in _SUMMARY_FIELDS:
+            if isinstance(obj, dict) and name in obj and not _is(obj[name], int):
+                problems.append(f"{where}.{name}: {_type_name(obj[name])} where the twin has integer")
         runs = obj.get("frames") if isinstance(obj, dict) else None
         if runs is not None and not (
             isinstance(runs, list)
@@ -504,22 +515,36 @@ def edited_states(
     after: dict[int, dict[int, _State]] = {}
     if "schema_version" in data:
         data = _twin_as_frames(data, original, problems)
-    if "objects" in data and "frames" not in data:
-        for oi, item in enumerate(data["objects"]):
+    if ("objects" in data or "tracks" in data) and "frames" not in data:
+        key = _objects_key(data)
+        summaries = {t.id: t for t in summarize_tracks(original.frames)}
+        seen: set[int] = set()
+        for oi, item in enumerate(data[key]):
             oid = item["id"]
             if oid not in tracks:
                 problems.append(
-                    f"objects[{oi}].id: object {oid} does not exist (ids are {sorted(tracks)}); "
+                    f"{key}[{oi}].id: object {oid} does not exist (ids are {sorted(tracks)}); "
                     "to add an object use the per-frame form with a mask borrowed from the original"
                 )
                 continue
+            if oid in seen:
+                problems.append(f"{key}[{oi}].id: object {oid} is listed twice")
+                continue
+            seen.add(oid)
+            for name in _SUMMARY_FIELDS:
+                truth = getattr(summaries[oid], name)
+                if name in item and item[name] != truth:
+                    problems.append(
+                        f"{key}[{oi}].{name}: the twin says {truth}, got {item[name]}; "
+                        'to keep the object in fewer frames write "frames": [[first, last], …]'
+                    )
             keep = tracks[oid]
             if "frames" in item:
                 wanted = {f for a, b in item["frames"] for f in range(a, b + 1)}
                 outside = sorted(wanted - tracks[oid])
                 if outside:
                     problems.append(
-                        f"objects[{oi}].frames: object {oid} is absent in frames {_spans_text(outside)}; "
+                        f"{key}[{oi}].frames: object {oid} is absent in frames {_spans_text(outside)}; "
                         "an edit cannot extend a track"
                     )
                 keep = wanted & tracks[oid]

@@ -255,3 +255,21 @@ def test_the_plan_records_the_twin_it_was_made_from(small_twin: TwinDocument) ->
     assert plan.twin.twin_digest.startswith("sha256:")
     assert (plan.twin.frame_range.start, plan.twin.frame_range.end) == (0, 24)
     assert twin_json_text(small_twin)  # the digest is over this canonical text
+
+
+def test_the_twins_own_track_summaries_read_as_a_per_object_edit(small_twin: TwinDocument) -> None:
+    tracks = [t.model_dump() for t in small_twin.tracks]
+    assert tracks, "the synthetic twin carries track summaries"
+    dog = next(t for t in tracks if t["id"] == 3)
+    dog["attributes"] = "a dog cast in bronze"
+    plan = plan_from_edit(json.dumps({"tracks": tracks}), small_twin, query="q")
+    assert [op.kind for op in plan.operations] == ["appearance"]
+    assert spans(plan) == {3: [(0, 20)]}
+    # A summary that disagrees with the twin is not a silent frame change.
+    dog["last_frame"] = 10
+    problems = edit_problems(json.dumps({"tracks": tracks}), small_twin)
+    assert any("last_frame: the twin says 19, got 10" in p for p in problems)
+    twice = per_object(
+        {"id": 3, "category": "dog", "attributes": "x"}, {"id": 3, "category": "dog", "attributes": "y"}
+    )
+    assert any("listed twice" in p for p in edit_problems(twice, small_twin))
