@@ -146,7 +146,8 @@ def run_demo(
     say(
         f'6. reason: "{reasoning["query"]}" → code in the sandbox ({reasoning["isolation"]} isolation) '
         f"answers object {reasoning['target']} → {Path(reasoning['plan']).name}: {reasoning['kind']} of "
-        f"object {reasoning['target']} over frames {reasoning['frames']} (a scripted rollout stands in for the LLM)"
+        f"object {reasoning['target']} over frames {reasoning['frames']} "
+        "(a scripted rollout stands in for the LLM)"
     )
     if reasoning["isolation"] != "full":
         say(f"   warning: sandbox isolation is {reasoning['isolation']}: {reasoning['isolation_notes']}")
