@@ -50,7 +50,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("code", type=Path, help="a Python file, or - for standard input")
     p.add_argument("--twin", type=Path, required=True, help="twin.json the code may query")
     p.add_argument("--timeout", type=float, metavar="S", help="wall-clock limit in seconds (default 10)")
-    p.add_argument("--cpu", type=float, metavar="S", help="CPU time limit in seconds (default 5)")
+    p.add_argument("--cpu", type=int, metavar="S", help="CPU time limit in whole seconds (default 5)")
     p.add_argument("--memory-mb", type=int, metavar="MB", help="address-space limit (default 1024)")
     p.add_argument(
         "--require-isolation",
