@@ -10,6 +10,7 @@ Modules:
   the isolated worker process that runs ``<execute>`` code;
 - :mod:`~river_core.reasoning.view`: the compact and paper-style LLM views of a twin;
 - :mod:`~river_core.reasoning.llm`: LLM backends (transformers, OpenAI-compatible HTTP, replay);
-- :mod:`~river_core.reasoning.plan`: edited twin → validated edit plan;
+- :mod:`~river_core.reasoning.edits`: the ``<edit>`` block → validated diff → edit plan;
+- :mod:`~river_core.reasoning.plan`: the edit plan document, its schema and files;
 - :mod:`~river_core.reasoning.reasoner`: the loop that ties them together, with retries.
 """

@@ -19,17 +19,9 @@ from river_core import __version__
 from river_core.errors import RiverError
 from river_core.progress import CancelToken, ProgressCallback, check, report
 from river_core.reasoning import twin_api
+from river_core.reasoning.edits import allows_add, plan_from_edit
 from river_core.reasoning.llm import GenerationSettings, LLMSession, ReasonerLLM
-from river_core.reasoning.plan import (
-    Attempt,
-    EditPlan,
-    Execution,
-    PlanError,
-    Trace,
-    allows_add,
-    now_iso,
-    plan_from_edit,
-)
+from river_core.reasoning.plan import Attempt, EditPlan, Execution, PlanError, Trace, now_iso
 from river_core.reasoning.protocol import (
     DEFAULT_MAX_EXECUTE_ROUNDS,
     EXECUTE,

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from river_core.reasoning.plan import edit_schema_problems
+from river_core.reasoning.edits import edit_schema_problems
 from river_core.reasoning.protocol import ParsedRollout
 
 TOKEN_OK: Final = 0.0

@@ -11,17 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from river_core.reasoning.plan import (
-    EditPlan,
-    PlanError,
-    allows_add,
-    edit_problems,
-    edit_schema_problems,
-    load_plan,
-    plan_from_edit,
-    plan_json_schema,
-    save_plan,
-)
+from river_core.reasoning.edits import allows_add, edit_problems, edit_schema_problems, plan_from_edit
+from river_core.reasoning.plan import EditPlan, PlanError, load_plan, plan_json_schema, save_plan
 from river_core.reasoning.view import paper_view
 from river_core.twin.schema import TwinDocument, twin_json_text
 
