@@ -159,3 +159,26 @@ def test_rollout_score_gives_the_structured_rewards(
     assert status == 0
     assert out.splitlines()[0] == "R_token +0.0  R_exec -0.5  R_dt -0.5  R_struct -1.0"
     assert "exec: execute #1: " in out and "category: required field is missing" in out
+
+
+def test_reason_builds_the_twin_of_media_first(run_cli: Run, sample_clip: Path, tmp_path: Path) -> None:
+    """Media input: the tiny twin builder runs (deterministic random weights), then the reasoner."""
+    rollout = write(
+        tmp_path / "r.txt",
+        "x</think><execute>print([o['id'] for o in objects()])</execute>"
+        '<edit>{"objects": [{"id": 1, "category": "bird", "attributes": "a bronze bird"}]}</edit>',
+    )
+    plan_path = tmp_path / "plan.json"
+    status, _, err = run_cli(
+        "reason", sample_clip, "make the bird bronze", "--range", "0:5", "--profile", "tiny",
+        "--llm", f"replay:{rollout}", "--out", plan_path, "-q",
+    )  # fmt: skip
+    assert status == 0, err
+    plan = json.loads(plan_path.read_text())
+    assert plan["twin"]["path"] == str(sample_clip)
+    assert plan["twin"]["frame_range"] == {"start": 0, "end": 5}
+    assert plan["operations"][0]["targets"][0]["id"] == 1
+    assert plan["trace"]["executions"][0]["stdout"].startswith("[1")
+    # The media itself is never an output.
+    status, _, err = run_cli("reason", sample_clip, "q", "--llm", f"replay:{rollout}", "--out", sample_clip)
+    assert status == 1 and "source media" in err
