@@ -182,3 +182,22 @@ def test_reason_builds_the_twin_of_media_first(run_cli: Run, sample_clip: Path, 
     # The media itself is never an output.
     status, _, err = run_cli("reason", sample_clip, "q", "--llm", f"replay:{rollout}", "--out", sample_clip)
     assert status == 1 and "source media" in err
+
+
+def test_sandbox_run_warns_loudly_without_os_isolation(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from river_core.reasoning import sandbox
+
+    sandbox._bwrap_probe.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        code = write(tmp_path / "sum.py", "print(sum(range(10)))\n")
+        status, out, err = run_cli("sandbox", "run", "--twin", small_twin_path, code)
+        assert (status, out) == (0, "45\n")
+        assert "river: WARNING: the sandbox runs with" in err and "bubblewrap" in err
+        status, _, err = run_cli("sandbox", "run", "--twin", small_twin_path, code, "--require-isolation")
+        assert status == 1 and "bubblewrap" in err
+    finally:
+        monkeypatch.undo()
+        sandbox._bwrap_probe.cache_clear()
