@@ -1,0 +1,1 @@
+"""Edit plan → conditioning, rendering, compositing, instant operations."""
