@@ -119,14 +119,14 @@ def cmd_twin_view(args: argparse.Namespace) -> int:
     twin = load_twin(args.twin)
     if args.budget_tokens is not None and args.format == "paper":
         raise RiverError("--budget-tokens applies to --format compact; the paper view is never shortened")
-    if args.format == "paper":
-        text = paper_view_text(twin)
-    else:
+    paper = paper_view_text(twin) if args.format == "paper" or args.stats else ""
+    compact = compact_view(twin).text if args.format == "compact" or args.stats else ""
+    if args.format == "compact" and args.budget_tokens is not None:
         text = compact_view(twin, budget_tokens=args.budget_tokens).text
+    else:
+        text = paper if args.format == "paper" else compact
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.stats:
-        compact = compact_view(twin).text
-        paper = paper_view_text(twin)
         print(
             f"compact: {len(compact)} chars, ~{estimate_tokens(compact)} tokens; "
             f"paper: {len(paper)} chars, ~{estimate_tokens(paper)} tokens; "

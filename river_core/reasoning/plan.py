@@ -13,17 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from river_core import __version__
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
-from river_core.twin.schema import TwinDocument, twin_json_text
+from river_core.twin.schema import TwinDocument, json_path, twin_json_text
 
 PLAN_VERSION: Final = "1.0"
 
@@ -204,7 +201,7 @@ def load_plan(path: Path | str, twin: TwinDocument | None = None) -> EditPlan:
     try:
         plan = EditPlan.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        problems = [f"{json_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
         raise PlanError(problems, what=f"{path}: invalid plan") from None
     if twin is not None:
         problems = plan_problems(plan, twin)
@@ -266,14 +263,3 @@ def spans_text(frames: list[int]) -> str:
     return ", ".join(
         f"{s.start}" if s.end == s.start + 1 else f"{s.start}-{s.end - 1}" for s in frame_spans(frames)
     )
-
-
-def _loc(loc: Iterable[int | str]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(plan)"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-PROVENANCE_DEFAULTS: Final = {"river_version": __version__}

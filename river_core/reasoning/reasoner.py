@@ -21,7 +21,7 @@ from river_core.progress import CancelToken, ProgressCallback, check, report
 from river_core.reasoning import twin_api
 from river_core.reasoning.edits import allows_add, plan_from_edit
 from river_core.reasoning.llm import GenerationSettings, LLMSession, ReasonerLLM
-from river_core.reasoning.plan import Attempt, EditPlan, Execution, PlanError, Trace, now_iso
+from river_core.reasoning.plan import Attempt, EditPlan, Execution, PlanError, Trace
 from river_core.reasoning.protocol import (
     DEFAULT_MAX_EXECUTE_ROUNDS,
     EXECUTE,
@@ -34,7 +34,7 @@ from river_core.reasoning.protocol import (
 from river_core.reasoning.sandbox import ExecutionResult, Sandbox
 from river_core.reasoning.twin_data import twin_data
 from river_core.reasoning.view import compact_view
-from river_core.twin.schema import TwinDocument
+from river_core.twin.schema import TwinDocument, now_iso
 
 DEFAULT_SAMPLES: Final = 4
 

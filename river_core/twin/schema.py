@@ -185,7 +185,8 @@ class ModelRef(_Model):
     revision: StrictStr | None = None
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with seconds, as provenance records it."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -195,7 +196,7 @@ class Provenance(_Model):
     builder: StrictStr = "unknown"
     builder_version: StrictStr = __version__
     created: StrictStr = Field(
-        default_factory=_now_iso, json_schema_extra={"format": "date-time"}, description="ISO-8601 time."
+        default_factory=now_iso, json_schema_extra={"format": "date-time"}, description="ISO-8601 time."
     )
     models: list[ModelRef] = Field(default_factory=list)
     calls: dict[StrictStr, NonNegInt] = Field(default_factory=dict, description="Model calls per role.")
@@ -356,7 +357,8 @@ def _problems_error(source: str, problems: list[str]) -> TwinValidationError:
     return TwinValidationError(f"{source}invalid twin, {len(problems)} {noun}: {listed}{tail}")
 
 
-def _json_path(loc: Iterable[int | str]) -> str:
+def json_path(loc: Iterable[int | str]) -> str:
+    """A pydantic error location as a JSON path: ``frames[3].objects[0].id``."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -386,7 +388,7 @@ def _pydantic_problems(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for err in exc.errors(include_url=False):
         loc = err["loc"]
-        path = _json_path(loc)
+        path = json_path(loc)
         if err["type"] == "missing":
             problems.append(f"{path}: required field is missing")
         elif err["type"] == "extra_forbidden":
