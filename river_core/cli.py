@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from river_core import __version__, cli_reasoning
+from river_core import __version__, cli_edit, cli_reasoning
 from river_core.errors import Cancelled, RiverError
 from river_core.progress import ProgressCallback, ProgressEvent
 
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_twin_render)
     cli_reasoning.add_twin_view(twin_cmds, common)
     cli_reasoning.add_commands(groups, common)
+    cli_edit.add_command(groups, common)
 
     p = groups.add_parser(
         "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"

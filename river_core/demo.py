@@ -1,12 +1,16 @@
 """``river demo``: the main job, offline, on the clip bundled with the package.
 
-Until the edit pipeline exists (twin builder → reasoner → VACE render), the demo runs everything
-that does exist end to end and checks its own results: probe in rational time, frame-exact
-extraction (FFV1 bit-identical to the decoded source; ProRes with source timecode and same-range
-audio), the model-resolution letterbox and its inverse, and a synthetic scene with an exact
-digital twin that validates against the schema, then the reasoner on that twin: a scripted rollout
-(no LLM weights are available offline) whose code runs in the sandbox, and whose edit becomes a
-validated edit plan.
+It runs ``river edit`` twice on frames 30–62 of the bundled clip with the ``tiny`` profile (the
+paper's model classes at tiny size with random weights, built in code: no download, and pixels
+that mean nothing):
+
+1. a query, end to end: twin → reasoner (a scripted rollout stands in for the LLM, whose weights
+   are not available offline; its code runs in the sandbox over the real twin) → edit plan →
+   Wan2.1-VACE render → composite → deliverables (ProRes with source timecode and same-range
+   audio, matte, contact sheet, preview, provenance with QC);
+2. explicit targets with an instant action (blur), written losslessly (FFV1): the twin comes from
+   the cache, and the demo decodes its own output to check that every pixel outside the matte is
+   the decoded source's, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,27 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from river_core import __version__
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
-from river_core.media import (
-    FrameRange,
-    Placement,
-    Timecode,
-    VideoReader,
-    content_hash,
-    extract,
-    format_rate,
-    probe,
-)
+from river_core.media import FrameRange, VideoReader, format_rate, probe
 from river_core.progress import CancelToken, ProgressCallback
-from river_core.twin.schema import TwinDocument, save_twin, validate_twin
-from river_core.twin.synthetic import random_scene
 
-DEMO_RANGE = FrameRange(30, 63)  # 33 frames = 4k+1, a Wan2.1-VACE window
-MODEL_SIZE = (832, 480)  # Wan2.1-VACE at 480p
+DEMO_RANGE = FrameRange(30, 63)  # 33 frames = 4k+1, one Wan2.1-VACE window
+DEMO_QUERY = "make the biggest thing in the shot look like bronze"
+_CODE = "target = largest()\nprint(target, object_info(target)['category'])"
 
 
 def bundled_sample() -> Path:
@@ -57,100 +50,69 @@ def run_demo(
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Run the demo into ``out_dir`` and return its summary (also written to ``summary.json``)."""
+    from river_core.pipeline import EditJob, RiverPipeline
+
     out_dir = Path(out_dir)
     sample = bundled_sample()
     say(f"RIVER NLE {__version__} demo — offline, on the bundled clip {sample.name}")
-    say("  (the VACE editing pipeline is not built yet: this runs media, twin and reasoner end to end)")
-
+    say("  profile tiny: the paper's model classes with random weights; the edited pixels are meaningless")
     info = probe(sample)
     say(
-        f"1. probe: {info.width}×{info.height}, {format_rate(info.rate)} fps, {info.frame_count} frames, "
+        f"0. source: {info.width}×{info.height}, {format_rate(info.rate)} fps, {info.frame_count} frames, "
         f"timecode {info.timecode_or_zero}, audio: {', '.join(a.codec for a in info.audio) or 'none'}"
     )
 
-    lossless = extract(
-        sample,
-        DEMO_RANGE,
-        "ffv1",
-        out_dir / "dog_30-63.mkv",
+    # 1. The main job from a query.
+    scripted: dict[str, Any] = {}
+    query_job = EditJob(
+        media=sample,
+        out=out_dir / "bronze",
+        query=DEMO_QUERY,
+        frame_range=DEMO_RANGE,
+        profile="tiny",
+        fmt="prores",
         overwrite=True,
-        info=info,
+    )
+    pipeline = RiverPipeline(
+        query_job,
         progress=progress,
         cancel=cancel,
+        say=lambda line: say(f"   {line}"),
+        llm_loader=lambda job: _scripted_llm(pipeline, scripted),
     )
-    with VideoReader(sample, info) as src, VideoReader(lossless.path) as out:
-        identical = bool(np.array_equal(src.read(DEMO_RANGE), out.read(FrameRange(0, len(DEMO_RANGE)))))
-    if not identical:
-        raise RiverError("demo check failed: the FFV1 extract is not bit-identical to the source frames")
+    say(f'1. river edit {sample.name} "{DEMO_QUERY}" --range {DEMO_RANGE} --profile tiny --out bronze')
+    first = pipeline.run()
+    op = first.plan.operations[0]
     say(
-        f"2. extract {DEMO_RANGE} → {lossless.path.name}: {lossless.frame_count} frames, first frame "
-        f"{lossless.timecode}, bit-identical to the decoded source: yes"
-    )
-
-    prores = extract(
-        sample,
-        DEMO_RANGE,
-        "prores",
-        out_dir / "dog_30-63.mov",
-        overwrite=True,
-        info=info,
-        progress=progress,
-        cancel=cancel,
-    )
-    prores_info = probe(prores.path)
-    say(
-        f"3. extract {DEMO_RANGE} → {prores.path.name}: ProRes 422 HQ, {prores_info.frame_count} frames at "
-        f"{format_rate(prores_info.rate)}, timecode {prores_info.start_timecode}, "
-        f"audio {list(prores.audio_samples)} samples"
-    )
-
-    placement = Placement.fit((info.width, info.height), MODEL_SIZE)
-    with VideoReader(sample, info) as src:
-        middle = FrameRange(46, 47)
-        model_view = src.read(middle, fit=placement)[0]
-        original = src.read(middle)[0]
-    back = placement.to_source(model_view)
-    round_trip_psnr = _psnr(back, original)
-    _save_png(out_dir / "model_view.png", model_view)
-    say(
-        f"4. model view: {info.width}×{info.height} → {MODEL_SIZE[0]}×{MODEL_SIZE[1]} letterbox (content "
-        f"{placement.content_w}×{placement.content_h} at y={placement.top}), back to source: "
-        f"{round_trip_psnr:.1f} dB PSNR → model_view.png"
-    )
-
-    scene = random_scene(seed=7, width=320, height=192, num_frames=33)
-    clip = scene.write_clip(
-        out_dir / "synthetic.mkv", timecode=Timecode.parse("01:00:00;00", scene.rate), overwrite=True
-    )
-    twin = scene.ground_truth(
-        path=str(clip), content_hash=content_hash(clip), timecode=Timecode.parse("01:00:00;00", scene.rate)
-    )
-    twin_path = save_twin(twin, out_dir / "synthetic_twin.json")
-    checked = validate_twin(twin_path)
-    clip_info = probe(clip)
-    if (clip_info.frame_count, clip_info.width, clip_info.height) != (
-        len(checked.frames),
-        checked.video.width,
-        checked.video.height,
-    ):
-        raise RiverError("demo check failed: the synthetic twin does not describe its clip")
-    n_objects = len(checked.object_ids())
-    say(
-        f"5. synthetic scene: {clip.name} ({clip_info.width}×{clip_info.height}, "
-        f"{clip_info.frame_count} frames, timecode {clip_info.start_timecode}) "
-        f"with an exact twin of {n_objects} tracks → "
-        f"{twin_path.name} (valid against `river twin schema`)"
-    )
-
-    reasoning = _reason_step(checked, twin_path, out_dir)
-    say(
-        f'6. reason: "{reasoning["query"]}" → code in the sandbox ({reasoning["isolation"]} isolation) '
-        f"answers object {reasoning['target']} → {Path(reasoning['plan']).name}: {reasoning['kind']} of "
-        f"object {reasoning['target']} over frames {reasoning['frames']} "
+        f"   reasoned: the sandbox answered object {scripted['target']} ({scripted['category']}); plan: "
+        f'{op.kind} of object {op.targets[0].id} → "{op.attributes}" '
         "(a scripted rollout stands in for the LLM)"
     )
-    if reasoning["isolation"] != "full":
-        say(f"   warning: sandbox isolation is {reasoning['isolation']}: {reasoning['isolation_notes']}")
+    _say_delivery(say, first)
+
+    # 2. Explicit targets, an instant action, lossless output: checked pixel by pixel.
+    blur_job = EditJob(
+        media=sample,
+        out=out_dir / "blur",
+        targets=(str(scripted["target"]),),
+        action="blur",
+        frame_range=DEMO_RANGE,
+        profile="tiny",
+        fmt="ffv1",
+        overwrite=True,
+    )
+    say(f"2. river edit {sample.name} --targets {scripted['target']} --op blur --format ffv1 --out blur")
+    second = RiverPipeline(blur_job, progress=progress, cancel=cancel).run()
+    _say_delivery(say, second)
+    check = _check_outside(sample, info, second)
+    say(
+        f"   checked: {check['frames']} frames decoded from {second.delivery.media.name}; outside the matte "
+        f"{check['outside_pixels']} pixels, bit-identical to the decoded source: "
+        f"{'yes' if check['identical_outside'] else 'NO'}; twin from the cache: "
+        f"{'yes' if second.twin_cache_hit else 'no'}"
+    )
+    if not check["identical_outside"]:
+        raise RiverError("demo check failed: pixels outside the matte differ from the source")
 
     summary = {
         "version": __version__,
@@ -158,73 +120,77 @@ def run_demo(
             "path": str(sample),
             **{k: info.to_json()[k] for k in ("rate", "frame_count", "width", "height")},
         },
-        "extract_ffv1": {**lossless.to_json(), "bit_identical": identical},
-        "extract_prores": prores.to_json(),
-        "model_view": {
-            "size": list(MODEL_SIZE),
-            "content_box": list(placement.content_box),
-            "round_trip_psnr_db": round(round_trip_psnr, 2),
-        },
-        "synthetic": {"clip": str(clip), "twin": str(twin_path), "tracks": n_objects},
-        "reasoning": reasoning,
+        "range": str(DEMO_RANGE),
+        "query_job": {**first.to_json(), "query": DEMO_QUERY, "target": scripted["target"]},
+        "blur_job": {**second.to_json(), "check": check},
     }
-    write_bytes_atomic(out_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-    say(f"done: outputs in {out_dir}/ (summary.json lists them)")
+    write_bytes_atomic(
+        out_dir / "summary.json", (json.dumps(summary, indent=2, default=str) + "\n").encode(), overwrite=True
+    )
+    say(f"done: outputs in {out_dir}/ (bronze/, blur/, summary.json)")
     return summary
 
 
-DEMO_QUERY = "make the object closest to the camera look like gold"
+def _scripted_llm(pipeline: Any, scripted: dict[str, Any]) -> Any:
+    """A replayed rollout whose code asks the twin for its largest object and edits it to bronze.
 
-
-def _reason_step(twin: TwinDocument, twin_path: Path, out_dir: Path) -> dict[str, Any]:
-    """Query → sandboxed code → edit → plan, through the real protocol, sandbox and validation."""
-    from river_core.reasoning.plan import save_plan
-    from river_core.reasoning.reasoner import Reasoner
+    The rollout is written after the twin exists (the tiny twin's objects are random), but the
+    reasoner runs it for real: the code goes through the sandbox and the edit through validation.
+    """
     from river_core.reasoning.replay import ReplayLLM
     from river_core.reasoning.sandbox import Sandbox
     from river_core.reasoning.twin_data import twin_data
 
-    sandbox = Sandbox()
-    code = "target = closest_to_camera()\nprint(target, object_info(target)['category'])"
-    probe_run = sandbox.run(code, twin_data(twin))
-    if not probe_run.ok:
-        raise RiverError(f"demo check failed: the sandbox could not run the twin query ({probe_run.error})")
-    target = int(probe_run.stdout.split()[0])
+    twin = pipeline.state.twin
+    if not twin.object_ids():
+        raise RiverError("demo: the tiny twin found no object in the range; nothing to edit")
+    run = Sandbox().run(_CODE, twin_data(twin))
+    if not run.ok:
+        raise RiverError(f"demo check failed: the sandbox could not run the twin query ({run.error})")
+    target = int(run.stdout.split()[0])
     category = next(t.category for t in twin.tracks if t.id == target)
-    edit = {
-        "objects": [{"id": target, "category": category, "attributes": f"a {category} made of polished gold"}]
-    }
+    scripted.update(target=target, category=category)
+    edit = {"objects": [{"id": target, "category": category, "attributes": f"a {category} cast in bronze"}]}
     rollout = (
-        "The closest object has the smallest depth; ask the twin.</think>\n"
-        f"<execute>\n{code}\n</execute>\n"
-        f"<think>Object {target} is closest; make it gold.</think>\n"
+        "The biggest thing has the largest size; ask the twin.</think>\n"
+        f"<execute>\n{_CODE}\n</execute>\n"
+        f"<think>Object {target} is the largest; make it bronze.</think>\n"
         f"<edit>{json.dumps(edit)}</edit>"
     )
-    reasoner = Reasoner(ReplayLLM(rollout, name="scripted demo rollout"), sandbox=sandbox)
-    plan = reasoner(twin, DEMO_QUERY, twin_path=str(twin_path))
-    op = plan.operations[0]
-    if [t.id for t in op.targets] != [target]:
-        raise RiverError(f"demo check failed: the plan targets {[t.id for t in op.targets]}, not {target}")
-    plan_path = save_plan(plan, out_dir / "plan.json")
-    frames = ", ".join(f"{s.start}-{s.end - 1}" for s in op.targets[0].frames)
+    return ReplayLLM(rollout, name="scripted demo rollout")
+
+
+def _say_delivery(say: Callable[[str], None], result: Any) -> None:
+    d = result.delivery
+    files = [p.name + ("/" if p.is_dir() else "") for p in sorted(d.out_dir.iterdir())]
+    say(
+        f"   wrote {d.out_dir.name}/: {d.frames} frames, first frame {d.timecode}, audio samples "
+        f"{list(d.audio_samples)}; files: {', '.join(files)}"
+    )
+    qc = result.qc
+    say(
+        "   QC: outside the edit region "
+        + ("identical to the source" if qc.identical_outside else f"PSNR {qc.psnr_outside_db} dB")
+        + (f"; {len(qc.flags)} flag(s), said above" if qc.flags else "; no flags")
+    )
+
+
+def _check_outside(sample: Path, info: Any, result: Any) -> dict[str, Any]:
+    """Decode the lossless output and the source; compare every pixel where the matte is 0."""
+    from PIL import Image
+
+    d = result.delivery
+    assert d.matte_dir is not None
+    mattes = sorted(d.matte_dir.glob("*.png"))
+    with VideoReader(sample, info) as src, VideoReader(d.media) as out:
+        source = src.read(DEMO_RANGE)
+        edited = out.read(FrameRange(0, len(DEMO_RANGE)))
+    outside = np.stack([np.asarray(Image.open(p)) == 0 for p in mattes])
+    same = bool(np.array_equal(source[outside], edited[outside]))
     return {
-        "query": DEMO_QUERY,
-        "target": target,
-        "kind": op.kind,
-        "frames": frames,
-        "plan": str(plan_path),
-        "isolation": sandbox.isolation.level,
-        "isolation_notes": "; ".join(sandbox.isolation.notes),
+        "frames": int(edited.shape[0]),
+        "matte_frames": len(mattes),
+        "outside_pixels": int(outside.sum()),
+        "inside_pixels": int((~outside).sum()),
+        "identical_outside": same and len(mattes) == edited.shape[0] == len(DEMO_RANGE),
     }
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def _save_png(path: Path, image: np.ndarray) -> None:
-    from river_core.atomic import atomic_path
-
-    with atomic_path(path, overwrite=True) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")

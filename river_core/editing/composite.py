@@ -100,12 +100,16 @@ def composite(source: np.ndarray, edited: np.ndarray, alpha: np.ndarray) -> np.n
     return out
 
 
-def match_color(generated: np.ndarray, reference: np.ndarray, ring: np.ndarray) -> np.ndarray:
+def match_color(
+    generated: np.ndarray, reference: np.ndarray, ring: np.ndarray, *, max_gain: float | None = None
+) -> np.ndarray:
     """Shift and scale each channel of ``generated`` so its mean/std in ``ring`` match ``reference``'s.
 
     ``ring`` is a bool ``[H, W]`` band just outside the edit region, where the generated frame should
     look like the source; the correction is applied to the whole generated frame so the region drifts
     with it. A channel that is flat in the ring is only shifted. An empty ring returns a copy.
+    ``max_gain`` bounds the scale to ``[1 / max_gain, max_gain]`` (a nearly flat ring would otherwise
+    amplify noise without limit).
     """
     # 1. Check inputs.
     check_frame("generated", generated)
@@ -131,5 +135,7 @@ def match_color(generated: np.ndarray, reference: np.ndarray, ring: np.ndarray) 
     gen_std, ref_std = gen.std(axis=0), ref.std(axis=0)  # [3]
     flat = gen_std < 1e-6
     gain = np.where(flat, 1.0, ref_std / np.where(flat, 1.0, gen_std))  # [3]
+    if max_gain is not None:
+        gain = np.clip(gain, 1.0 / max_gain, max_gain)
     out = (generated.astype(np.float64) - gen_mean) * gain + ref_mean  # [H, W, 3]
     return round_to_uint8(out)

@@ -223,6 +223,41 @@ def feather(region: np.ndarray, feather_px: float) -> np.ndarray:
     return alpha
 
 
+def edit_alpha(region: np.ndarray, feather_px: float) -> np.ndarray:
+    """The compositing alpha of an edit region, feathered *inward*: float32, exactly 0.0 outside
+    ``region`` (so every pixel outside it keeps the source's bytes), rising linearly with the distance
+    from the region's edge to exactly 1.0 at ``feather_px`` inside (0 = the hard region).
+
+    Unlike :func:`feather` it never reaches past the region: the region (the dilated target mask) is
+    the exact support of the edit, which is what the exported matte shows.
+    """
+    _check_mask("region", region)
+    width = _check_size("feather_px", feather_px)
+    alpha = np.zeros(region.shape, dtype=np.float32)
+    if width == 0:
+        alpha[region] = 1.0
+        return alpha
+    box = _bbox(region)
+    if box is None:
+        return alpha
+    crop = (slice(box[0], box[1]), slice(box[2], box[3]))
+    # Pad by one pixel: replicated on sides where the region meets the frame border (the border is
+    # not an edge: an object cut by the frame stays fully edited up to it), background elsewhere.
+    inside = np.pad(region[crop], 1, mode="edge")
+    h, w = region.shape
+    if box[0] > 0:
+        inside[0, :] = False
+    if box[1] < h:
+        inside[-1, :] = False
+    if box[2] > 0:
+        inside[:, 0] = False
+    if box[3] < w:
+        inside[:, -1] = False
+    distance = np.asarray(distance_transform_edt(inside))[1:-1, 1:-1]
+    alpha[crop] = np.where(region[crop], np.clip(distance / width, 0.0, 1.0), 0.0)
+    return alpha
+
+
 def _entries(twin: TwinDocument) -> dict[int, FrameEntry]:
     return {entry.index: entry for entry in twin.frames}
 

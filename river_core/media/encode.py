@@ -1,8 +1,9 @@
 """Encode RGB frames and audio into editor deliverables, atomically.
 
-Formats (the literal table :data:`FORMATS`): ProRes 422 HQ and DNxHR HQ in MOV, H.264 in MP4 with
-AAC (MP4 needs a compressed codec), FFV1 in Matroska in an RGB pixel format (lossless against the
-decoded RGB), and PNG sequences (a folder of numbered PNGs, ``audio.wav`` and ``sequence.json``).
+Formats (the literal table :data:`FORMATS`): ProRes 422 HQ, ProRes 4444 with alpha (written from
+RGBA frames: mattes) and DNxHR HQ in MOV, H.264 in MP4 with AAC (MP4 needs a compressed codec), FFV1
+in Matroska in an RGB pixel format (lossless against the decoded RGB), and PNG sequences (a folder of
+numbered PNGs, ``audio.wav`` and ``sequence.json``).
 Audio is PCM wherever the container takes it: a PCM source keeps its sample format, anything else
 becomes 24-bit PCM. Every output carries the timecode of its first frame.
 
@@ -49,6 +50,7 @@ class OutputFormat:
     muxer_options: dict[str, str] = field(default_factory=dict)
     lossless: bool = False
     even_size: bool = True  # chroma-subsampled formats need even width and height
+    alpha: bool = False  # frames are H×W×4 RGBA (straight alpha) instead of H×W×3 RGB
 
 
 FORMATS: dict[str, OutputFormat] = {
@@ -61,6 +63,19 @@ FORMATS: dict[str, OutputFormat] = {
         "mov",
         "pcm_s24le",
         options={"profile": "3", "vendor": "apl0"},
+    ),
+    "prores4444": OutputFormat(
+        "prores4444",
+        "Apple ProRes 4444 with alpha, 10-bit 4:4:4:4 (16-bit alpha), MOV, PCM audio",
+        ".mov",
+        "prores_ks",
+        "yuva444p10le",
+        "mov",
+        "pcm_s24le",
+        options={"profile": "4", "vendor": "apl0", "alpha_bits": "16"},
+        # 4:4:4 needs no even size, but swscale's RGB → 10-bit 4:4:4 conversion garbles rows of
+        # odd-width frames now and then (PyAV 18), so odd sizes are refused like the 4:2:2 formats.
+        alpha=True,
     ),
     "dnxhr": OutputFormat(
         "dnxhr",
@@ -267,17 +282,33 @@ class MediaWriter:
     # -- writing -----------------------------------------------------------------------------
 
     def write_video(self, image: np.ndarray) -> None:
-        """Append one frame (H×W×3 uint8 RGB at the writer's size)."""
-        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+        """Append one frame at the writer's size: H×W×3 uint8 RGB, or H×W×4 RGBA (straight alpha)
+        for a format that carries alpha (``prores4444``)."""
+        channels = 4 if self.format.alpha else 3
+        if image.shape != (self.height, self.width, channels) or image.dtype != np.uint8:
+            if image.dtype == np.uint8 and image.shape[:2] == (self.height, self.width) and image.ndim == 3:
+                if image.shape[2] == 4:
+                    raise MediaError(
+                        f"frame {self.frames_written} is RGBA but {self.format.name} has no alpha channel; "
+                        "drop the alpha (image[..., :3]) or write the prores4444 format"
+                    )
+                if image.shape[2] == 3:
+                    raise MediaError(
+                        f"frame {self.frames_written} is RGB but {self.format.name} carries alpha; "
+                        "pass H×W×4 RGBA frames (np.dstack((rgb, alpha)))"
+                    )
+            kind = "RGBA" if self.format.alpha else "RGB"
             raise MediaError(
                 f"frame {self.frames_written} is {image.shape} {image.dtype}; "
-                f"expected ({self.height}, {self.width}, 3) uint8 RGB"
+                f"expected ({self.height}, {self.width}, {channels}) uint8 {kind}"
             )
         if self._video is None:
             name = f"frame_{self.first_frame + self.frames_written:06d}.png"
             Image.fromarray(image).save(self._tmp / name, compress_level=_PNG_COMPRESS_LEVEL)
         else:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(image), format="rgba" if channels == 4 else "rgb24"
+            )
             if self.format.pix_fmt.startswith("yuv"):
                 frame = frame.reformat(
                     format=self.format.pix_fmt,

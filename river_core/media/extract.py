@@ -6,7 +6,10 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+import numpy as np
 
 from river_core.media.audio import AudioSegmentReader
 from river_core.media.decode import VideoReader
@@ -53,6 +56,57 @@ def matrix_of(info: MediaInfo) -> Matrix:
     return "bt709" if info.height >= 720 else "bt601"
 
 
+def audio_tracks(info: MediaInfo) -> list[AudioTrackSpec]:
+    """The audio tracks a deliverable of ``info`` carries: one per source stream, PCM kept as is."""
+    return [AudioTrackSpec.like(a.sample_rate, a.layout, a.channels, a.codec) for a in info.audio]
+
+
+class RangeAudio:
+    """The source's audio under a range of ``frame_count`` frames, passed through to a :class:`MediaWriter`.
+
+    Call :meth:`start` with the first frame's presentation time (``DecodedFrame.time``), then
+    :meth:`feed` after every frame written (each track is topped up to the video's duration so far)
+    and :meth:`flush` once after the last frame (the exact tail). Every track gets exactly
+    ``frames_to_samples(frame_count)`` samples, silence where the source has none. The writer must
+    have been made with :func:`audio_tracks` of the same ``info``. Use as a context manager.
+    """
+
+    def __init__(self, source: Path, info: MediaInfo, frame_count: int) -> None:
+        self.source, self.info, self.frame_count = Path(source), info, frame_count
+        self._readers: list[AudioSegmentReader] = []
+        self.started = False
+
+    def __enter__(self) -> RangeAudio:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self, time: Fraction) -> None:
+        """Open every track's reader at ``time`` (seconds on the source's clock)."""
+        self.started = True
+        for a in self.info.audio:
+            n_samples = frames_to_samples(self.frame_count, self.info.rate, a.sample_rate)
+            self._readers.append(AudioSegmentReader(self.source, a, time, n_samples))
+
+    def feed(self, writer: MediaWriter) -> None:
+        """Write each track up to the duration of the video written so far."""
+        for i, reader in enumerate(self._readers):
+            writer.write_audio(i, reader.read(writer.audio_target(i) - writer.samples_written[i]))
+
+    def flush(self, writer: MediaWriter) -> None:
+        """Write what is left of every track (call after the last frame)."""
+        for i, reader in enumerate(self._readers):
+            writer.write_audio(i, reader.read(reader.remaining))
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
+        self._readers = []
+
+
 def extract(
     source: Path | str,
     frame_range: FrameRange,
@@ -75,9 +129,7 @@ def extract(
     info = info or probe(source)
     frame_range.check_within(info.frame_count)
     n = len(frame_range)
-    tracks = [AudioTrackSpec.like(a.sample_rate, a.layout, a.channels, a.codec) for a in info.audio]
     timecode = info.timecode_or_zero + frame_range.start
-    audio: list[AudioSegmentReader] = []
     writer = MediaWriter(
         out,
         fmt,
@@ -86,32 +138,24 @@ def extract(
         rate=info.rate,
         timecode=timecode,
         first_frame=frame_range.start,
-        audio=tracks,
+        audio=audio_tracks(info),
         rotation=info.rotation,
         matrix=matrix_of(info),
         sources=[source],
         overwrite=overwrite,
         metadata={"comment": f"RIVER NLE: {source.name} frames {frame_range} at {format_rate(info.rate)}"},
     )
-    try:
-        with VideoReader(source, info) as reader, writer:
-            for k, frame in enumerate(reader.frames(frame_range, cancel=cancel)):
-                if k == 0:
-                    audio = [
-                        AudioSegmentReader(
-                            source, a, frame.time, frames_to_samples(n, info.rate, a.sample_rate)
-                        )
-                        for a in info.audio
-                    ]
-                writer.write_video(frame.image)
-                for i, reader_i in enumerate(audio):
-                    writer.write_audio(i, reader_i.read(writer.audio_target(i) - writer.samples_written[i]))
-                report(progress, "extract", k + 1, n)
-            for i, reader_i in enumerate(audio):
-                writer.write_audio(i, reader_i.read(reader_i.remaining))
-    finally:
-        for reader_i in audio:
-            reader_i.close()
+    with RangeAudio(source, info, n) as audio, VideoReader(source, info) as reader, writer:
+        for k, frame in enumerate(reader.frames(frame_range, cancel=cancel)):
+            if k == 0:
+                audio.start(frame.time)
+            image = frame.image
+            if writer.format.alpha:  # an extract is opaque
+                image = np.dstack((image, np.full(image.shape[:2], 255, np.uint8)))
+            writer.write_video(image)
+            audio.feed(writer)
+            report(progress, "extract", k + 1, n)
+        audio.flush(writer)
     return ExtractResult(
         path=out,
         format=fmt,

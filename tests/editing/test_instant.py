@@ -313,3 +313,15 @@ def test_matte_is_rounded_alpha_times_255() -> None:
 def test_matte_rejects_a_frame_shaped_array() -> None:
     with pytest.raises(EditInputError, match="2-D"):
         matte(np.zeros((H, W, 3), np.float32))
+
+
+def test_match_color_max_gain_bounds_the_scale() -> None:
+    rng = np.random.default_rng(1)
+    reference = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    generated = np.full((H, W, 3), 128, np.uint8)
+    generated[0, 0] = 130  # nearly flat: an unbounded match would scale by ~1000
+    ring = np.ones((H, W), bool)
+    bounded = match_color(generated, reference, ring, max_gain=2.0).astype(np.int64)
+    free = match_color(generated, reference, ring).astype(np.int64)
+    assert abs(bounded[0, 0, 0] - bounded[1, 1, 0]) <= 2 * 2 + 1
+    assert abs(free[0, 0, 0] - free[1, 1, 0]) > 50
