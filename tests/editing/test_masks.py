@@ -12,6 +12,7 @@ from river_core.editing.masks import (
     MaskShape,
     TargetNotFoundError,
     blank_for_removal,
+    edit_alpha,
     feather,
     operation_masks,
     shape_mask,
@@ -252,3 +253,19 @@ def test_blank_for_removal() -> None:
         blank_for_removal(image, region[:, :7])
     with pytest.raises(EditMaskError, match=r"`value` must be an int in 0\.\.255, got 300"):
         blank_for_removal(image, region, value=300)
+
+
+def test_edit_alpha_is_feathered_inward_and_its_support_is_the_region() -> None:
+    region = np.zeros((20, 30), bool)
+    region[4:16, 6:24] = True
+    alpha = edit_alpha(region, 3.0)
+    assert alpha.dtype == np.float32
+    assert np.array_equal(alpha > 0, region)  # nothing outside the region is touched
+    assert alpha[10, 15] == 1.0 and 0 < alpha[4, 15] < 1  # hard inside, soft at the edge
+    assert (alpha[4:16, 6] <= alpha[4:16, 7]).all()  # rises inward
+    # a region cut by the frame border stays fully edited up to the border
+    edge = np.zeros((20, 30), bool)
+    edge[:, :10] = True
+    assert (edit_alpha(edge, 3.0)[5:15, 0] == 1.0).all()
+    assert np.array_equal(edit_alpha(region, 0.0), region.astype(np.float32))
+    assert not edit_alpha(np.zeros((4, 4), bool), 2.0).any()
