@@ -63,6 +63,17 @@ def check_alpha(alpha: object, shape: tuple[int, ...], *, name: str = "alpha") -
     return alpha
 
 
+def check_pair(
+    source: np.ndarray, other_name: str, other: np.ndarray, alpha: np.ndarray, *, fix: str
+) -> None:
+    """Check a source frame, a second frame of the same shape (``other_name``) and their alpha."""
+    check_frame("source", source)
+    check_frame(other_name, other)
+    if other.shape != source.shape:
+        raise EditInputError(f"`{other_name}` has shape {other.shape} but `source` is {source.shape}; {fix}")
+    check_alpha(alpha, source.shape)
+
+
 def round_to_uint8(values: np.ndarray) -> np.ndarray:
     """Round half up and clip to ``uint8`` (deterministic, unlike banker's rounding at .5)."""
     return np.clip(np.floor(values + 0.5), 0, 255).astype(np.uint8)
@@ -79,14 +90,7 @@ def composite(source: np.ndarray, edited: np.ndarray, alpha: np.ndarray) -> np.n
     [0, 255]
     """
     # 1. Check inputs.
-    check_frame("source", source)
-    check_frame("edited", edited)
-    if edited.shape != source.shape:
-        raise EditInputError(
-            f"`edited` has shape {edited.shape} but `source` is {source.shape}; "
-            "render the edit at source resolution."
-        )
-    check_alpha(alpha, source.shape)
+    check_pair(source, "edited", edited, alpha, fix="render the edit at source resolution.")
 
     # 2. Copy the source, then overwrite: exact edits first, soft edges blended.
     out = source.copy()

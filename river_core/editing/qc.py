@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.metrics import structural_similarity
 
-from river_core.editing.composite import EditInputError, check_alpha, check_frame
+from river_core.editing.composite import EditInputError, check_pair
 
 # SSIM window (scikit-image's default) and the frame area SSIM is affordable for on every frame;
 # larger frames are sampled every round(area / this)-th frame (5 at 720p).
@@ -154,14 +154,7 @@ class QCAccumulator:
 
     def add(self, source: np.ndarray, output: np.ndarray, alpha: np.ndarray) -> None:
         """One frame: source and output ``uint8 [H, W, 3]``, alpha float ``[H, W]`` (region = alpha > 0)."""
-        check_frame("source", source)
-        check_frame("output", output)
-        if output.shape != source.shape:
-            raise EditInputError(
-                f"`output` has shape {output.shape} but `source` is {source.shape}; "
-                "QC compares frames at the same resolution"
-            )
-        check_alpha(alpha, source.shape)
+        check_pair(source, "output", output, alpha, fix="QC compares frames at the same resolution")
         if self._shape is None:
             self._shape = source.shape
         elif source.shape != self._shape:
