@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,14 @@ EXIT_INTERNAL = 70
 FORMAT_CHOICES = ("prores", "dnxhr", "h264", "ffv1", "png")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+Extension = Callable[[Any, argparse.ArgumentParser], None]
+"""Adds commands to ``river``: called with the sub-parsers and the common options parser. The
+``river`` entry point (``bridge.server.cli:main``) adds ``serve`` and ``jobs`` this way, so the
+engine never imports the bridge."""
+
+
+def main(argv: Sequence[str] | None = None, *, extensions: Sequence[Extension] = ()) -> int:
+    parser = build_parser(extensions)
     args = parser.parse_args(argv)
     # Resolved here, not with set_defaults: parent-parser actions are shared objects, and a
     # default set on the top parser would leak into every sub-parser and undo an earlier flag.
@@ -67,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
     # The global options are accepted before or after the command. Sub-parsers must not reset
     # them (argparse lets a sub-parser's default overwrite a value given earlier), hence SUPPRESS.
     common = argparse.ArgumentParser(add_help=False)
@@ -167,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reasoning.add_twin_view(twin_cmds, common)
     cli_reasoning.add_commands(groups, common)
     cli_edit.add_command(groups, common)
+    for extend in extensions:
+        extend(groups, common)
 
     p = groups.add_parser(
         "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"

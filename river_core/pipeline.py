@@ -199,6 +199,11 @@ class RiverPipeline:
             self.reason()
         self.plan()
         self.masks()
+        return self.deliver()
+
+    def deliver(self) -> PipelineResult:
+        """Steps 6–9 on a job whose plan and masks are ready (a server runs 1–5 first, shows the
+        plan, then calls this)."""
         delivery = self.encode(self.composite(self.render()))
         self.qc()
         return PipelineResult(

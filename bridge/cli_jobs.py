@@ -1,0 +1,664 @@
+"""``river jobs …``: submit and follow jobs on the RIVER NLE server (the bridge) from a shell.
+
+Built on :mod:`bridge.client` only, so it runs where the engine is not installed. Errors are one line
+on stderr (``river: error: …``) and exit 1; ``watch`` and ``wait`` exit with the job's outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from bridge.client import (
+    KINDS,
+    BridgeError,
+    RiverClient,
+    kind_name,
+    state_name,
+    state_value,
+)
+from bridge.discovery import log_path
+from bridge.v1 import bridge_pb2
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_TIMEOUT = 124
+EXIT_CANCELLED = 130
+
+FORMAT_CHOICES = ("prores", "dnxhr", "h264", "ffv1", "png")
+OP_CHOICES = ("generate", "blur", "pixelate", "recolor", "matte")
+STATE_CHOICES = ("queued", "running", "awaiting_confirmation", "succeeded", "failed", "cancelled")
+PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress lines a second per stage
+
+EPILOG = """examples:
+  river jobs submit clip.mov "make the dog look like bronze" --range 30:111 --out edit1 --watch
+  river jobs submit clip.mov --targets 3 --op blur --range 0:240 --out redacted
+  river jobs submit clip.mov "remove the sign" --confirm --watch   (stops at the plan for review)
+  river jobs confirm JOB_ID --plan edited-plan.json
+  river jobs list --state running --state queued
+  river jobs watch JOB_ID --json                                   (JSON Lines, one event a line)
+
+The server runs the jobs (one is started on demand by `submit`); media and outputs are paths on
+its machine. watch and wait exit 0 when the job succeeded or awaits confirmation, 1 when it failed,
+130 when it was cancelled, 124 when wait's --timeout passed first."""
+
+
+class InputError(Exception):
+    """Bad local input (a flag's value, an unreadable file): reported in one line naming the flag."""
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_commands(
+    groups: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """Register ``river jobs submit|get|list|watch|wait|cancel|confirm|delete``."""
+    bridge = argparse.ArgumentParser(add_help=False)
+    bridge.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
+    bridge.add_argument(
+        "--discovery",
+        type=Path,
+        metavar="PATH",
+        help="the server's discovery file (default: the runtime dir's)",
+    )
+    parents = [common, bridge]
+
+    jobs = groups.add_parser(
+        "jobs",
+        parents=[common],
+        help="submit and follow jobs on the RIVER NLE server (the bridge)",
+        description="Submit and follow jobs on the RIVER NLE server, as an NLE plugin does.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmds = jobs.add_subparsers(title="jobs commands", metavar="COMMAND")
+
+    p = cmds.add_parser(
+        "submit",
+        parents=parents,
+        help="queue an edit, twin, plan or render job (starts a server if none runs)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("media", help="the clip (a path the server can read; made absolute)")
+    p.add_argument("query", nargs="?", help="the editing request (reasoned into a plan)")
+    p.add_argument(
+        "--kind", choices=tuple(KINDS), help="edit (default; render with --plan), twin, plan or render"
+    )
+    p.add_argument(
+        "--range", metavar="START:END", help="source frames, half-open: 30:120 is frames 30 to 119"
+    )
+    p.add_argument("--rate", metavar="NUM/DEN", help="the rate the host assumes, e.g. 30000/1001 (checked)")
+    p.add_argument(
+        "--timecode", default="", metavar="TC", help="the host's source timecode at START (recorded)"
+    )
+    p.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames to render each side")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
+        "--targets", help="objects of the twin: ids or categories, comma-separated (3,5 or dog)"
+    )
+    what.add_argument(
+        "--plan", type=Path, metavar="PLAN.json", help="render this plan (implies --kind render)"
+    )
+    p.add_argument("--op", choices=OP_CHOICES, help="what to do to the targets (server default: generate)")
+    p.add_argument("--prompt", default="", help="--op generate: what the targets become")
+    p.add_argument("--remove", action="store_true", help="--op generate: remove the targets instead")
+    p.add_argument("--color", default="", help="--op recolor: a CSS color name or #RRGGBB")
+    p.add_argument("--profile", choices=("paper", "tiny"), help="model profile (default: the server's)")
+    p.add_argument("--format", choices=FORMAT_CHOICES, help="edited media format (default prores)")
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (made absolute; default: one the server names)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--confirm", action="store_true", help="stop with the plan for review before rendering")
+    p.add_argument("--seed", type=int, help="render seed (default 0)")
+    p.add_argument("--steps", type=int, help="denoising steps (paper 50, tiny 2)")
+    p.add_argument("--guidance", type=float, dest="guidance_scale", help="classifier-free guidance")
+    p.add_argument("--conditioning-scale", type=float, help="VACE conditioning scale")
+    p.add_argument("--window", type=int, help="frames per VACE window, 4k+1")
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows")
+    p.add_argument("--no-matte", action="store_true", help="do not write the matte")
+    p.add_argument("--no-preview", action="store_true", help="do not write preview.mp4")
+    p.add_argument("--no-sheet", action="store_true", help="do not write contact_sheet.png")
+    p.add_argument("--request-id", help="idempotency key: submitting it again returns the same job")
+    p.add_argument("--no-start", action="store_true", help="fail instead of starting a server")
+    p.add_argument("--watch", action="store_true", help="then follow the job as `river jobs watch` does")
+    p.set_defaults(handler=cmd_submit)
+
+    p = cmds.add_parser("get", parents=parents, help="show a job")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(handler=cmd_get)
+
+    p = cmds.add_parser("list", parents=parents, help="list jobs, newest first")
+    p.add_argument("--state", action="append", type=str.lower, choices=STATE_CHOICES, help="repeatable")
+    p.add_argument("--kind", choices=tuple(KINDS))
+    p.add_argument("--batch", default="", metavar="BATCH_ID")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N jobs (default 50)")
+    p.set_defaults(handler=cmd_list)
+
+    p = cmds.add_parser("watch", parents=parents, help="follow a job's events until it ends or awaits you")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--after-seq", type=int, default=0, metavar="N", help="only events after seq N (resume)")
+    p.set_defaults(handler=cmd_watch)
+
+    p = cmds.add_parser("wait", parents=parents, help="block until a job ends or awaits confirmation")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--timeout", type=float, default=3600.0, metavar="S", help="seconds (default 3600)")
+    p.set_defaults(handler=cmd_wait)
+
+    p = cmds.add_parser("cancel", parents=parents, help="stop a job; it leaves no output")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--reason", default="", help="recorded with the job")
+    p.set_defaults(handler=cmd_cancel)
+
+    p = cmds.add_parser("confirm", parents=parents, help="render a job's plan after review")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument(
+        "--plan", type=Path, metavar="EDITED.json", help="your edited plan instead of the proposed one"
+    )
+    p.set_defaults(handler=cmd_confirm)
+
+    p = cmds.add_parser("delete", parents=parents, help="forget a finished job")
+    p.add_argument("job_id", metavar="ID")
+    p.add_argument("--outputs", action="store_true", help="also remove its output folder")
+    p.set_defaults(handler=cmd_delete)
+
+
+def _one_line_errors(fn: Handler) -> Handler:
+    """BridgeError and bad input become ``river: error: …`` and exit 1 (river's main knows neither)."""
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (BridgeError, InputError) as exc:
+            if getattr(args, "debug", False):
+                raise
+            _error(str(exc))
+            return EXIT_ERROR
+
+    return run
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+@_one_line_errors
+def cmd_submit(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)  # all local checks first: no server is started for a typo
+    with _connect(args, start=not args.no_start) as client:
+        job = client.submit(spec, request_id=args.request_id)
+        if args.json:
+            _print_message(job, lines=args.watch)
+        else:
+            ahead = f", {job.queue_position} ahead" if job.state == bridge_pb2.JOB_STATE_QUEUED else ""
+            print(
+                f"submitted job {job.id} ({kind_name(job.kind)}, {state_name(job.state)}{ahead})", flush=True
+            )
+            if not args.watch:
+                print(f"  follow it: river jobs watch {job.id}")
+        if not args.watch:
+            return EXIT_OK
+        return _follow(client, job.id, 0, args)
+
+
+@_one_line_errors
+def cmd_get(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        job = client.get_job(args.job_id)
+    if args.json:
+        _print_message(job)
+    else:
+        print("\n".join(describe_job(job)))
+    return EXIT_OK
+
+
+@_one_line_errors
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise InputError(f"--limit {args.limit} must be 1 or more")
+    states = [state_value(s) for s in args.state or ()]
+    with _connect(args) as client:
+        found = client.iter_jobs(
+            states=states, kind=args.kind, batch_id=args.batch, page_size=min(args.limit, 500)
+        )
+        jobs = list(islice(found, args.limit))
+    if args.json:
+        print(json.dumps({"jobs": [_to_dict(job) for job in jobs]}, indent=2))
+        return EXIT_OK
+    if not jobs:
+        print("no jobs")
+        return EXIT_OK
+    rows = [("ID", "KIND", "STATE", "PROGRESS", "CREATED", "MEDIA")]
+    for job in jobs:
+        progress = _progress_text(job.progress) if job.HasField("progress") else "-"
+        rows.append(
+            (
+                job.id,
+                kind_name(job.kind),
+                state_name(job.state),
+                progress,
+                _time(job, "create_time"),
+                _media_text(job),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return EXIT_OK
+
+
+@_one_line_errors
+def cmd_watch(args: argparse.Namespace) -> int:
+    if args.after_seq < 0:
+        raise InputError(f"--after-seq {args.after_seq} must be 0 or more")
+    with _connect(args) as client:
+        return _follow(client, args.job_id, args.after_seq, args)
+
+
+@_one_line_errors
+def cmd_wait(args: argparse.Namespace) -> int:
+    if args.timeout < 0:
+        raise InputError(f"--timeout {args.timeout:g} must be 0 or more seconds")
+    with _connect(args) as client:
+        job = client.wait(args.job_id, timeout=args.timeout)
+    if args.json:
+        _print_message(job)
+    else:
+        print("\n".join(describe_job(job)))
+    code = _outcome(job, args)
+    if code is None:
+        _error(
+            f"job {job.id} is still {state_name(job.state)} after {args.timeout:g} s; wait again, "
+            f"or follow it: river jobs watch {job.id}"
+        )
+        return EXIT_TIMEOUT
+    return code
+
+
+@_one_line_errors
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        job = client.cancel(args.job_id, args.reason)
+    if args.json:
+        _print_message(job)
+    elif job.state == bridge_pb2.JOB_STATE_CANCELLED:
+        print(f"job {job.id} CANCELLED")
+    else:
+        print(
+            f"job {job.id} is {state_name(job.state)}; it stops at the next safe point and ends CANCELLED "
+            f"(river jobs wait {job.id})"
+        )
+    return EXIT_OK
+
+
+@_one_line_errors
+def cmd_confirm(args: argparse.Namespace) -> int:
+    plan_json = _read_plan(args.plan, "--plan") if args.plan else None
+    with _connect(args) as client:
+        job = client.confirm(args.job_id, plan_json)
+    if args.json:
+        _print_message(job)
+    else:
+        which = "your edited plan" if plan_json else "the proposed plan"
+        print(
+            f"job {job.id} {state_name(job.state)}: rendering {which}; follow it: river jobs watch {job.id}"
+        )
+    return EXIT_OK
+
+
+@_one_line_errors
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        done = client.delete(args.job_id, delete_outputs=args.outputs)
+    if args.json:
+        _print_message(done)
+    else:
+        print(
+            f"deleted job {done.job_id or args.job_id}" + (" and its outputs" if done.outputs_deleted else "")
+        )
+    return EXIT_OK
+
+
+# -- submit's spec ---------------------------------------------------------------------------
+
+
+def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
+    """The EditSpec ``river jobs submit`` sends; InputError names the flag at fault."""
+    targets = None
+    if args.targets is not None:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        if not targets:
+            raise InputError("--targets is empty; list object ids or categories, e.g. --targets 3,5")
+    if args.query is not None and (args.plan or targets):
+        raise InputError("give either a query or --plan/--targets, not both")
+    plan_json = _read_plan(args.plan, "--plan") if args.plan else None
+    kind = args.kind or ("render" if plan_json is not None else "edit")
+    _check_kind(kind, args.query, targets, plan_json)
+    op = args.op or ""
+    if op not in ("", "generate") and (args.prompt or args.remove):
+        raise InputError(f"--prompt and --remove go with --op generate, not --op {op}")
+    if op == "recolor" and not args.color:
+        raise InputError("--op recolor needs --color (a CSS color name or #RRGGBB)")
+    if args.handles < 0:
+        raise InputError(f"--handles {args.handles} must be 0 or more frames")
+    render = {
+        name: getattr(args, name)
+        for name in ("seed", "steps", "guidance_scale", "conditioning_scale", "window", "overlap")
+        if getattr(args, name) is not None
+    }
+    render.update({name: True for name in ("no_matte", "no_preview", "no_sheet") if getattr(args, name)})
+    try:
+        return RiverClient.edit_spec(
+            args.media, kind=kind, frames=parse_range(args.range) if args.range else None,
+            rate=parse_rate(args.rate) if args.rate else None, timecode=args.timecode,
+            handles=args.handles, query=args.query, targets=targets, plan_json=plan_json, op=op,
+            prompt=args.prompt, remove=args.remove, color=args.color, profile=args.profile or "",
+            format=args.format or "", output=os.path.abspath(args.out) if args.out else "",  # noqa: PTH100
+            overwrite=args.overwrite, confirm=args.confirm, render=render or None,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def _check_kind(kind: str, query: str | None, targets: list[str] | None, plan_json: str | None) -> None:
+    # The proto's table: TWIN a query or nothing, PLAN a query, RENDER a plan, EDIT a query or targets.
+    # Checked here too, so a typo fails before a server is started for it.
+    if kind == "twin" and (targets or plan_json is not None):
+        raise InputError("--kind twin takes a query or nothing, not --targets or --plan")
+    if kind == "plan" and query is None:
+        raise InputError('--kind plan needs a query: river jobs submit MEDIA "query" --kind plan')
+    if kind == "render" and plan_json is None:
+        raise InputError("--kind render needs --plan PLAN.json (a plan from a plan job, maybe edited)")
+    if kind == "edit" and plan_json is not None:
+        raise InputError("--plan goes with --kind render (the default with --plan), not --kind edit")
+    if kind == "edit" and query is None and not targets:
+        raise InputError(
+            'say what to change: river jobs submit MEDIA "query", --targets IDS --op ACTION, '
+            "or --plan PLAN.json"
+        )
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"30:120"`` → (30, 120): source frames, half-open."""
+    start, sep, end = text.partition(":")
+    try:
+        frames = (int(start), int(end))
+    except ValueError:
+        frames = None
+    if not sep or frames is None or frames[0] < 0 or frames[1] <= frames[0]:
+        raise InputError(
+            f"--range {text!r} must be START:END source frames with 0 <= START < END, e.g. --range 30:120"
+        )
+    return frames
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """``"30000/1001"`` → (30000, 1001); ``"25"`` → (25, 1)."""
+    num, sep, den = text.partition("/")
+    try:
+        rate = (int(num), int(den) if sep else 1)
+    except ValueError:
+        rate = None
+    if rate is None or rate[0] <= 0 or rate[1] <= 0:
+        raise InputError(f"--rate {text!r} must be NUM/DEN (or a whole number), e.g. --rate 30000/1001")
+    return rate
+
+
+def _read_plan(path: Path, flag: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"{flag} {path}: cannot read it ({why})") from exc
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{flag} {path} is not JSON ({exc}); pass a plan.json from a plan job") from exc
+    return text
+
+
+# -- following a job -------------------------------------------------------------------------
+
+
+def _follow(client: RiverClient, job_id: str, after_seq: int, args: argparse.Namespace) -> int:
+    printer = EventPrinter(as_json=args.json, progress=not getattr(args, "quiet", False))
+    try:
+        for event in client.watch(job_id, after_seq):
+            printer.event(event)
+    except KeyboardInterrupt:
+        printer.flush()
+        _error(
+            f"stopped watching; job {job_id} keeps running: river jobs watch {job_id} --after-seq "
+            f"{printer.last_seq} follows it again, river jobs cancel {job_id} stops it"
+        )
+        return EXIT_CANCELLED
+    printer.flush()
+    job = client.get_job(job_id)
+    if not args.json:
+        if job.state == bridge_pb2.JOB_STATE_SUCCEEDED:
+            print("\n".join(_results_lines(job.results)))
+        elif job.state == bridge_pb2.JOB_STATE_AWAITING_CONFIRMATION and not printer.saw_plan:
+            print("\n".join(_plan_lines(job.plan)))
+    code = _outcome(job, args)
+    return EXIT_OK if code is None else code
+
+
+def _outcome(job: bridge_pb2.Job, args: argparse.Namespace) -> int | None:
+    """The exit code of a job's state (None while it runs), saying why on stderr for failures."""
+    state = job.state
+    if state == bridge_pb2.JOB_STATE_SUCCEEDED:
+        return EXIT_OK
+    if state == bridge_pb2.JOB_STATE_FAILED:
+        kind = f" ({job.error.kind})" if job.error.kind else ""
+        _error(f"job {job.id} failed{kind}: {job.error.message or 'no reason given'}")
+        return EXIT_ERROR
+    if state == bridge_pb2.JOB_STATE_CANCELLED:
+        _error(f"job {job.id} was cancelled" + (f": {job.error.message}" if job.error.message else ""))
+        return EXIT_CANCELLED
+    if state == bridge_pb2.JOB_STATE_AWAITING_CONFIRMATION:
+        hint = f"river jobs confirm {job.id} to render it (--plan EDITED.json for your version)"
+        print(hint, file=sys.stderr if args.json else sys.stdout)
+        return EXIT_OK
+    return None
+
+
+class EventPrinter:
+    """One line per event (``--json``: one JSON object per line); progress throttled per stage."""
+
+    def __init__(self, *, as_json: bool, progress: bool = True) -> None:
+        self.as_json = as_json
+        self.progress = progress
+        self.last_seq = 0
+        self.saw_plan = False
+        self._stage = ""
+        self._printed_at: dict[str, float] = {}
+        self._pending: dict[str, str] = {}  # stage → its latest unprinted progress line
+
+    def event(self, event: bridge_pb2.JobEvent) -> None:
+        self.last_seq = event.seq
+        if self.as_json:
+            print(json.dumps(_to_dict(event)), flush=True)
+            return
+        which = event.WhichOneof("event")
+        if which == "progress":
+            if self.progress:
+                self._progress(event)
+            return
+        self.flush()
+        if which == "state":
+            text = state_name(event.state.state) + (f": {event.state.message}" if event.state.message else "")
+        elif which == "message":
+            text = event.message
+        elif which == "plan":
+            self.saw_plan = True
+            text = "\n".join(_plan_lines(event.plan)).strip()
+        elif which == "results":
+            text = f"results in {event.results.output_dir or '(no folder)'}"
+        elif which == "error":
+            text = f"error ({event.error.kind}): {event.error.message}"
+        else:
+            text = "(an event this client does not know)"
+        self._line(event.seq, text)
+
+    def flush(self) -> None:
+        """Print the last progress line of each stage that was held back."""
+        for line in self._pending.values():
+            print(line, flush=True)
+        self._pending.clear()
+
+    def _progress(self, event: bridge_pb2.JobEvent) -> None:
+        p = event.progress
+        if p.stage != self._stage:
+            self.flush()  # the previous stage's last line comes before the next stage's first
+            self._stage = p.stage
+        line = self._format(event.seq, _progress_text(p))
+        now = time.monotonic()
+        finished = p.HasField("total") and p.done >= p.total
+        if finished or now - self._printed_at.get(p.stage, -1e9) >= PROGRESS_INTERVAL_S:
+            self._pending.pop(p.stage, None)
+            self._printed_at[p.stage] = now
+            print(line, flush=True)
+        else:
+            self._pending[p.stage] = line
+
+    def _line(self, seq: int, text: str) -> None:
+        print(self._format(seq, text), flush=True)
+
+    @staticmethod
+    def _format(seq: int, text: str) -> str:
+        return f"{seq:>5}  " + text.replace("\n", "\n       ")
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def describe_job(job: bridge_pb2.Job) -> list[str]:
+    """A job for people: kind, state, media, what, times, progress, error, plan and results."""
+    lines = [f"job {job.id}  {kind_name(job.kind)}  {state_name(job.state)}"]
+    spec = job.spec
+    lines.append(f"  media       {_media_text(job, full=True)}")
+    what = spec.WhichOneof("what")
+    if what == "query":
+        lines.append(f"  query       {spec.query}")
+    elif what == "targets":
+        lines.append(f"  targets     {', '.join(spec.targets.items)}" + (f" ({spec.op})" if spec.op else ""))
+    elif what == "plan_json":
+        lines.append(f"  plan        given ({len(spec.plan_json)} characters)")
+    if job.batch_id:
+        lines.append(f"  batch       {job.batch_id}")
+    for label, field in (("created", "create_time"), ("started", "start_time"), ("ended", "end_time")):
+        if job.HasField(field):
+            lines.append(f"  {label:<11} {_time(job, field)}")
+    if job.state == bridge_pb2.JOB_STATE_QUEUED:
+        lines.append(f"  queue       {job.queue_position} ahead")
+    if job.HasField("progress"):
+        lines.append(f"  progress    {_progress_text(job.progress)}")
+    if job.HasField("error") and (job.error.message or job.error.kind):
+        lines.append(f"  error       {job.error.kind or 'error'}: {job.error.message}")
+    if job.HasField("plan"):
+        lines += ["  " + line for line in _plan_lines(job.plan)]
+    if job.HasField("results"):
+        lines += ["  " + line for line in _results_lines(job.results)]
+    return lines
+
+
+def _plan_lines(plan: bridge_pb2.PlanPreview) -> list[str]:
+    lines = ["plan: " + (plan.explanation or "(no explanation)")]
+    for t in plan.targets:
+        spans = ", ".join(f"{r.start}:{r.end}" for r in t.frames)
+        attributes = f" ({t.attributes})" if t.attributes else ""
+        lines.append(f"  target {t.id} {t.category}{attributes}" + (f" frames {spans}" if spans else ""))
+    if plan.preview_image:
+        lines.append(f"  preview {plan.preview_image}")
+    return lines
+
+
+def _results_lines(results: bridge_pb2.Results) -> list[str]:
+    lines = [
+        f"output {results.output_dir or '(none)'}" + (f": {results.frames} frames" if results.frames else "")
+    ]
+    for label in (
+        "media",
+        "matte_dir",
+        "matte_movie",
+        "preview",
+        "contact_sheet",
+        "provenance",
+        "twin",
+        "plan",
+    ):
+        value = getattr(results, label)
+        if value:
+            lines.append(f"  {label.replace('_', ' '):<14}{value}")
+    if results.timecode:
+        lines.append(f"  {'timecode':<14}{results.timecode}")
+    if results.media:  # QC is meaningful only when media was rendered
+        lines.append("  QC " + ("passed" if results.qc_passed else "FLAGGED"))
+        lines += [f"    - {flag}" for flag in results.qc_flags]
+    return lines
+
+
+def _progress_text(p: bridge_pb2.Progress) -> str:
+    unit = f" {p.unit}" if p.unit else ""
+    if p.HasField("total") and p.total > 0:
+        return f"{p.stage} {p.done}/{p.total}{unit} ({100 * p.done // p.total}%)"
+    return f"{p.stage} {p.done}{unit}"
+
+
+def _media_text(job: bridge_pb2.Job, *, full: bool = False) -> str:
+    media = job.spec.media
+    text = media.path if full else Path(media.path).name
+    if media.HasField("range"):
+        text += f" [{media.range.start}:{media.range.end}]"
+    if full and media.HasField("rate"):
+        text += f" at {media.rate.num}/{media.rate.den}"
+    if full and media.timecode:
+        text += f" from {media.timecode}"
+    return text
+
+
+def _time(job: bridge_pb2.Job, field: str) -> str:
+    if not job.HasField(field):
+        return "-"
+    stamp = getattr(job, field).ToDatetime(tzinfo=timezone.utc).astimezone()
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+def _connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
+    try:
+        return RiverClient.connect(args.discovery)
+    except BridgeError as exc:
+        if exc.code != "NO_SERVER" or not start:
+            raise
+    if not getattr(args, "quiet", False):
+        print(f"starting the RIVER NLE server (log: {log_path()}) …", file=sys.stderr, flush=True)
+    return RiverClient.connect(args.discovery, start=True)
+
+
+def _to_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _print_message(message: Message, *, lines: bool = False) -> None:
+    print(json.dumps(_to_dict(message), indent=None if lines else 2), flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"river: error: {message}", file=sys.stderr, flush=True)
