@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from datetime import timezone
@@ -68,60 +69,37 @@ def add_commands(
     """Register ``river jobs submit|get|list|watch|wait|cancel|confirm|delete``."""
     bridge = argparse.ArgumentParser(add_help=False)
     bridge.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
-    bridge.add_argument(
-        "--discovery",
-        type=Path,
-        metavar="PATH",
-        help="the server's discovery file (default: the runtime dir's)",
-    )
+    bridge.add_argument("--discovery", type=Path, metavar="PATH", help="the server's discovery file")
     parents = [common, bridge]
-
     jobs = groups.add_parser(
-        "jobs",
-        parents=[common],
-        help="submit and follow jobs on the RIVER NLE server (the bridge)",
+        "jobs", parents=[common], help="submit and follow jobs on the RIVER NLE server (the bridge)",
         description="Submit and follow jobs on the RIVER NLE server, as an NLE plugin does.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     cmds = jobs.add_subparsers(title="jobs commands", metavar="COMMAND")
 
     p = cmds.add_parser(
-        "submit",
-        parents=parents,
-        help="queue an edit, twin, plan or render job (starts a server if none runs)",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "submit", parents=parents, help="queue an edit, twin, plan or render job (starts a server if needed)",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    # fmt: off
     p.add_argument("media", help="the clip (a path the server can read; made absolute)")
     p.add_argument("query", nargs="?", help="the editing request (reasoned into a plan)")
-    p.add_argument(
-        "--kind", choices=tuple(KINDS), help="edit (default; render with --plan), twin, plan or render"
-    )
-    p.add_argument(
-        "--range", metavar="START:END", help="source frames, half-open: 30:120 is frames 30 to 119"
-    )
+    p.add_argument("--kind", choices=tuple(KINDS), help="default: edit (render with --plan)")
+    p.add_argument("--range", metavar="START:END", help="source frames, half-open: 30:120 is 30 to 119")
     p.add_argument("--rate", metavar="NUM/DEN", help="the rate the host assumes, e.g. 30000/1001 (checked)")
-    p.add_argument(
-        "--timecode", default="", metavar="TC", help="the host's source timecode at START (recorded)"
-    )
+    p.add_argument("--timecode", default="", metavar="TC", help="the host's timecode at START (recorded)")
     p.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames to render each side")
     what = p.add_mutually_exclusive_group()
-    what.add_argument(
-        "--targets", help="objects of the twin: ids or categories, comma-separated (3,5 or dog)"
-    )
-    what.add_argument(
-        "--plan", type=Path, metavar="PLAN.json", help="render this plan (implies --kind render)"
-    )
+    what.add_argument("--targets", help="twin objects: ids or categories, comma-separated (3,5 or dog)")
+    what.add_argument("--plan", type=Path, metavar="PLAN.json", help="render a plan (implies --kind render)")
     p.add_argument("--op", choices=OP_CHOICES, help="what to do to the targets (server default: generate)")
     p.add_argument("--prompt", default="", help="--op generate: what the targets become")
     p.add_argument("--remove", action="store_true", help="--op generate: remove the targets instead")
     p.add_argument("--color", default="", help="--op recolor: a CSS color name or #RRGGBB")
     p.add_argument("--profile", choices=("paper", "tiny"), help="model profile (default: the server's)")
     p.add_argument("--format", choices=FORMAT_CHOICES, help="edited media format (default prores)")
-    p.add_argument(
-        "--out", metavar="DIR", help="output folder (made absolute; default: one the server names)"
-    )
+    p.add_argument("--out", metavar="DIR", help="output folder (made absolute; default: the server names it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--confirm", action="store_true", help="stop with the plan for review before rendering")
     p.add_argument("--seed", type=int, help="render seed (default 0)")
@@ -166,15 +144,14 @@ def add_commands(
 
     p = cmds.add_parser("confirm", parents=parents, help="render a job's plan after review")
     p.add_argument("job_id", metavar="ID")
-    p.add_argument(
-        "--plan", type=Path, metavar="EDITED.json", help="your edited plan instead of the proposed one"
-    )
+    p.add_argument("--plan", type=Path, metavar="EDITED.json", help="your edited plan, not the proposed one")
     p.set_defaults(handler=cmd_confirm)
 
     p = cmds.add_parser("delete", parents=parents, help="forget a finished job")
     p.add_argument("job_id", metavar="ID")
     p.add_argument("--outputs", action="store_true", help="also remove its output folder")
     p.set_defaults(handler=cmd_delete)
+    # fmt: on
 
 
 def _one_line_errors(fn: Handler) -> Handler:
@@ -243,18 +220,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no jobs")
         return EXIT_OK
     rows = [("ID", "KIND", "STATE", "PROGRESS", "CREATED", "MEDIA")]
-    for job in jobs:
-        progress = _progress_text(job.progress) if job.HasField("progress") else "-"
-        rows.append(
-            (
-                job.id,
-                kind_name(job.kind),
-                state_name(job.state),
-                progress,
-                _time(job, "create_time"),
-                _media_text(job),
-            )
-        )
+    rows += [
+        (job.id, kind_name(job.kind), state_name(job.state),
+         _progress_text(job.progress) if job.HasField("progress") else "-",
+         _time(job, "create_time"), _media_text(job))
+        for job in jobs
+    ]  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
@@ -313,10 +284,9 @@ def cmd_confirm(args: argparse.Namespace) -> int:
     if args.json:
         _print_message(job)
     else:
-        which = "your edited plan" if plan_json else "the proposed plan"
-        print(
-            f"job {job.id} {state_name(job.state)}: rendering {which}; follow it: river jobs watch {job.id}"
-        )
+        which = "your edited plan" if plan_json else "the plan as proposed"
+        state = state_name(job.state)
+        print(f"job {job.id} {state}: confirmed with {which}; follow it: river jobs watch {job.id}")
     return EXIT_OK
 
 
@@ -338,6 +308,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
     """The EditSpec ``river jobs submit`` sends; InputError names the flag at fault."""
+    frames = parse_range(args.range) if args.range else None
+    rate = parse_rate(args.rate) if args.rate else None
     targets = None
     if args.targets is not None:
         targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -363,8 +335,7 @@ def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
     render.update({name: True for name in ("no_matte", "no_preview", "no_sheet") if getattr(args, name)})
     try:
         return RiverClient.edit_spec(
-            args.media, kind=kind, frames=parse_range(args.range) if args.range else None,
-            rate=parse_rate(args.rate) if args.rate else None, timecode=args.timecode,
+            args.media, kind=kind, frames=frames, rate=rate, timecode=args.timecode,
             handles=args.handles, query=args.query, targets=targets, plan_json=plan_json, op=op,
             prompt=args.prompt, remove=args.remove, color=args.color, profile=args.profile or "",
             format=args.format or "", output=os.path.abspath(args.out) if args.out else "",  # noqa: PTH100
@@ -484,7 +455,7 @@ class EventPrinter:
         self.progress = progress
         self.last_seq = 0
         self.saw_plan = False
-        self._stage = ""
+        self._error = ""  # the last error event's message: a FAILED state repeating it says it once
         self._printed_at: dict[str, float] = {}
         self._pending: dict[str, str] = {}  # stage → its latest unprinted progress line
 
@@ -500,7 +471,8 @@ class EventPrinter:
             return
         self.flush()
         if which == "state":
-            text = state_name(event.state.state) + (f": {event.state.message}" if event.state.message else "")
+            said = event.state.message and event.state.message != self._error
+            text = state_name(event.state.state) + (f": {event.state.message}" if said else "")
         elif which == "message":
             text = event.message
         elif which == "plan":
@@ -509,6 +481,7 @@ class EventPrinter:
         elif which == "results":
             text = f"results in {event.results.output_dir or '(no folder)'}"
         elif which == "error":
+            self._error = event.error.message
             text = f"error ({event.error.kind}): {event.error.message}"
         else:
             text = "(an event this client does not know)"
@@ -522,9 +495,10 @@ class EventPrinter:
 
     def _progress(self, event: bridge_pb2.JobEvent) -> None:
         p = event.progress
-        if p.stage != self._stage:
-            self.flush()  # the previous stage's last line comes before the next stage's first
-            self._stage = p.stage
+        if p.stage not in self._printed_at:
+            # A new stage: the last lines of the earlier ones come first. Stages seen before may
+            # interleave (encode, blur, encode, …) and stay throttled.
+            self.flush()
         line = self._format(event.seq, _progress_text(p))
         now = time.monotonic()
         finished = p.HasField("total") and p.done >= p.total
@@ -570,14 +544,14 @@ def describe_job(job: bridge_pb2.Job) -> list[str]:
     if job.HasField("error") and (job.error.message or job.error.kind):
         lines.append(f"  error       {job.error.kind or 'error'}: {job.error.message}")
     if job.HasField("plan"):
-        lines += ["  " + line for line in _plan_lines(job.plan)]
+        lines += ["  " + line for line in "\n".join(_plan_lines(job.plan)).splitlines()]
     if job.HasField("results"):
         lines += ["  " + line for line in _results_lines(job.results)]
     return lines
 
 
 def _plan_lines(plan: bridge_pb2.PlanPreview) -> list[str]:
-    lines = ["plan: " + (plan.explanation or "(no explanation)")]
+    lines = ["plan: " + (textwrap.dedent(plan.explanation).strip() or "(no explanation)")]
     for t in plan.targets:
         spans = ", ".join(f"{r.start}:{r.end}" for r in t.frames)
         attributes = f" ({t.attributes})" if t.attributes else ""

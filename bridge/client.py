@@ -9,7 +9,8 @@ Every method returns the generated message types (``bridge_pb2.Job`` …) and ra
 ...     job = river.submit_edit("/media/clip.mov", query="make the dog bronze", frames=(30, 111))
 ...     for event in river.watch(job.id):
 ...         print(event.seq, event.WhichOneof("event"))
-...     print(state_name(river.get_job(job.id).state), river.get_job(job.id).results.media)
+...     done = river.get_job(job.id)
+...     print(state_name(done.state), done.results.media)
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ KINDS: Final = {
     "render": bridge_pb2.JOB_KIND_RENDER,
 }
 MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
-# The server must allow these pings (grpc.keepalive_permit_without_calls=1 and
-# grpc.http2.min_recv_ping_interval_without_data_ms <= 30000), or it answers with GOAWAY too_many_pings.
+# Keepalive pings notice a dead server during a long, quiet WatchJob; the server must permit pings
+# without calls (grpc.keepalive_permit_without_calls=1), as `river serve` does.
 CHANNEL_OPTIONS: Final = (
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -243,7 +244,7 @@ class RiverClient:
                 return client
             # Exiting while another process holds the server lock means another client won the race
             # to start the server: wait for its discovery file instead.
-            if code is not None and not server_lock_held():
+            if code is not None and not server_lock_held(path.with_suffix(".lock")):
                 raise BridgeError(
                     "NO_SERVER", f"the server exited with code {code}; see {log}: {_last_line(log)}"
                 )
@@ -379,9 +380,11 @@ class RiverClient:
             if unknown:
                 raise ValueError(f"render options {unknown} are not among {', '.join(_RENDER_FIELDS)}")
             # Only the values given: unset optional fields keep the profile's defaults (seed 0 is set).
-            spec.render.CopyFrom(
-                bridge_pb2.RenderOptions(**{k: v for k, v in render.items() if v is not None})
-            )
+            try:
+                options = bridge_pb2.RenderOptions(**{k: v for k, v in render.items() if v is not None})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"render options {dict(render)!r}: {exc}") from None
+            spec.render.CopyFrom(options)
         return spec
 
     def submit_edit(
@@ -506,7 +509,8 @@ class RiverClient:
             stream = self._stub.WatchJob(bridge_pb2.WatchJobRequest(job_id=job_id, after_seq=last))
             try:
                 for event in stream:
-                    pass  # already delivered before a reconnect
+                    if event.seq <= last:
+                        continue  # already delivered before a reconnect
                     last = event.seq
                     failures = 0
                     yield event

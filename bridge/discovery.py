@@ -101,14 +101,18 @@ def log_path() -> Path:
     return runtime_dir() / "server.log"
 
 
-def server_lock_held() -> bool:
-    """Whether some process holds the server lock (a server is running or starting). False on Windows."""
+def server_lock_held(lock: Path | None = None) -> bool:
+    """Whether some process holds the server lock (a server is running or starting). False on Windows.
+
+    ``lock`` defaults to :func:`lock_path`; a server with its own discovery file locks that file's
+    ``.lock`` sibling.
+    """
     if not _POSIX:
         return False
     import fcntl
 
     try:
-        fd = os.open(lock_path(), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(lock_path() if lock is None else lock, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:

@@ -143,6 +143,7 @@ def test_watch_exit_codes(bridge: Served, river: River, final: int, exit_code: i
             "  QC passed",
         ]
     elif final == pb.JOB_STATE_FAILED:
+        assert lines[-2:] == ["    5  error (media): the clip is gone", "    6  FAILED"]  # said once
         assert err == f"river: error: job {job.id} failed (media): the clip is gone\n"
     elif final == pb.JOB_STATE_CANCELLED:
         assert lines[-1] == "    5  CANCELLED: stopped by the editor"
@@ -182,6 +183,20 @@ def test_watch_throttles_progress_but_keeps_each_stages_last(bridge: Served, riv
     assert lines[render[-1]].endswith("render 200/200 step (100%)")
     code, out, _ = river("watch", job.id, "--json")
     assert len(out.splitlines()) == fake.jobs[job.id].last_seq  # JSON Lines are never thinned
+
+
+def test_interleaved_stages_stay_throttled(bridge: Served, river: River) -> None:
+    fake = bridge.fake
+    job = fake.add_job()
+    for done in range(1, 101):
+        for stage in ("encode", "blur"):
+            fake.emit(job.id, progress=pb.Progress(stage=stage, done=done, total=100, unit="frame"))
+    fake.state(job.id, pb.JOB_STATE_SUCCEEDED)
+    code, out, _ = river("watch", job.id)
+    assert code == 0
+    for stage in ("encode", "blur"):
+        lines = [line for line in out.splitlines() if f" {stage} " in line]
+        assert 1 <= len(lines) <= 10 and lines[-1].endswith(f"{stage} 100/100 frame (100%)")
 
 
 @pytest.mark.timeout(20)
@@ -246,7 +261,7 @@ def test_get_cancel_confirm_delete(bridge: Served, river: River, tmp_path: Path)
     edited = tmp_path / "edited.json"
     edited.write_text('{"edits": []}')
     code, out, _ = river("confirm", awaiting.id, "--plan", str(edited))
-    assert code == 0 and out.startswith(f"job {awaiting.id} RUNNING: rendering your edited plan")
+    assert code == 0 and out.startswith(f"job {awaiting.id} RUNNING: confirmed with your edited plan")
     assert fake.confirms[-1].plan_json == '{"edits": []}'
     code, out, _ = river("delete", job.id, "--outputs")
     assert code == 0 and out == f"deleted job {job.id} and its outputs\n" and job.id not in fake.jobs

@@ -119,7 +119,8 @@ class FakeBridge(bridge_pb2_grpc.RiverBridgeServicer):
             plan = pb.PlanPreview(plan_json="{}", explanation="turn the dog (id 3) into bronze")
             plan.targets.add(id=3, category="dog", frames=[pb.FrameRange(start=30, end=111)])
             self.emit(job_id, plan=plan)
-        self.state(job_id, state, "stopped by the editor" if state == pb.JOB_STATE_CANCELLED else "")
+        messages = {pb.JOB_STATE_CANCELLED: "stopped by the editor", pb.JOB_STATE_FAILED: "the clip is gone"}
+        self.state(job_id, state, messages.get(state, ""))
 
     def _auth(self, context: grpc.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata())

@@ -19,7 +19,7 @@ from bridge.v1 import bridge_pb2_grpc as pb_grpc
 def first_object(client: RiverClient, media: Path, frames: tuple[int, int]) -> int:
     """Build the twin through the bridge (a TWIN job) and return its first object's id."""
     job = client.submit_edit(media, kind="twin", frames=frames)
-    done = client.wait(job.id, timeout=120)
+    done = client.wait(job.id, timeout=280)
     assert state_name(done.state) == "SUCCEEDED", done.error.message
     assert Path(done.results.twin).is_file()
     objects = json.loads(done.results.summary_json)["objects"]
