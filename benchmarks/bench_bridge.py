@@ -106,10 +106,11 @@ def main() -> int:
         for n in range(1, args.reps + 1):
             bridge_s.append(through_bridge(n))
             local_s.append(in_process(n))
-        first_event, running = [], []
+        submit, first_event, running = [], [], []
         for _ in range(args.latency):
             started = time.perf_counter()
             job = client.submit_edit(clip, kind="twin", frames=(start, end))
+            submit.append(time.perf_counter() - started)
             events = client.watch(job.id)
             next(events)
             first_event.append(time.perf_counter() - started)
@@ -128,6 +129,7 @@ def main() -> int:
             "ratio_bridge_over_in_process": round(
                 statistics.median(bridge_s) / statistics.median(local_s), 3
             ),
+            "submit_ms": _percentiles(submit),  # SubmitEdit alone: the server probes the file to check it
             "submit_to_first_event_ms": _percentiles(first_event),
             "submit_to_running_ms": _percentiles(running),
         }

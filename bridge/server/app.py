@@ -158,6 +158,10 @@ class BridgeServer:
             state_dir=str(config.state_dir),
         )
         discovery.write_discovery(info, self.discovery_file)
+        self.say(f"river serve {info.version}: {info.address} (pid {info.pid})")
+        self.say(f"  discovery: {self.discovery_file}   state: {config.state_dir}")
+        roots = ", ".join(str(r) for r in config.media_roots)
+        self.say(f"  media roots: {roots}   outputs: {config.outputs}")
         if config.preload:
             threading.Thread(target=self._preload, name="river-preload", daemon=True).start()
         else:

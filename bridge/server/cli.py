@@ -97,15 +97,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server = BridgeServer(config, llm=args.llm, say=say)
     try:
-        info = server.start()
+        server.start()
     except ServerRunning as exc:
         raise RiverError(str(exc)) from None
     except OSError as exc:
         server.stop(grace=0)
         raise RiverError(f"could not start the server: {exc}") from None
-    say(f"river serve {info.version}: {info.address} (pid {info.pid})")
-    say(f"  discovery: {server.discovery_file}   state: {config.state_dir}")
-    say(f"  media roots: {', '.join(str(r) for r in config.media_roots)}   outputs: {config.outputs}")
     # SIGTERM and Ctrl-C are the normal way to stop a server: stop cleanly and exit 0.
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -9,17 +9,21 @@ the probed rate, the absolute output folder and every default, so a stored job s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import grpc
 
 from bridge.server.config import PathRefused, ServerConfig, resolve_media, resolve_output
 from bridge.v1 import bridge_pb2 as pb
+
+if TYPE_CHECKING:
+    from river_core.media import MediaInfo
 
 OPS: Final = ("generate", "blur", "pixelate", "recolor", "matte")
 FORMATS: Final = ("prores", "dnxhr", "h264", "ffv1", "png")
@@ -207,13 +211,19 @@ def _check_media(ref: pb.MediaRef, config: ServerConfig, default: tuple[int, int
         raise RequestError(grpc.StatusCode.PERMISSION_DENIED, f"spec.media.path: {exc}") from None
     except ValueError as exc:
         raise invalid("spec.media.path", str(exc)) from None
-    if not real.is_file():
+    try:
+        exists = real.is_file()
+    except OSError as exc:  # a name too long for the file system, a permission on the way
+        raise invalid("spec.media.path", f"cannot use {ref.path[:200]} ({exc.strerror})") from None
+    if not exists:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"spec.media.path: no such file {ref.path}")
     from river_core.errors import RiverError
-    from river_core.media import probe
 
     try:
-        info = probe(real)
+        stat = real.stat()
+        info = _probe(str(real), stat.st_size, stat.st_mtime_ns)
+    except OSError as exc:
+        raise invalid("spec.media.path", f"cannot read {ref.path} ({exc.strerror})") from None
     except RiverError as exc:
         raise invalid("spec.media.path", str(exc)) from None
     if ref.HasField("rate"):
@@ -241,6 +251,15 @@ def _check_media(ref: pb.MediaRef, config: ServerConfig, default: tuple[int, int
     out.range.start, out.range.end = max(0, start - ref.handles), min(info.frame_count, end + ref.handles)
     out.rate.num, out.rate.den = info.rate.numerator, info.rate.denominator
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _probe(path: str, size: int, mtime_ns: int) -> MediaInfo:
+    """Probing reads the file (~35 ms for a short clip): remembered while the file is unchanged, so
+    a host submitting many ranges of one clip does not pay it each time."""
+    from river_core.media import probe
+
+    return probe(Path(path))
 
 
 def _output(spec: pb.EditSpec, media: pb.MediaRef, request_id: str, config: ServerConfig, new: bool) -> Path:

@@ -340,3 +340,15 @@ def test_discovery_file_is_private_and_removed_on_stop(make_server: Callable[...
     assert (socket_path.stat().st_mode & 0o777) == 0o600
     server.stop()
     assert not path.exists() and not socket_path.exists()
+
+
+def test_loopback_tcp_on_request(make_server: Callable[..., BridgeServer], media_root: Path) -> None:
+    server = make_server(port=0)
+    host, port = server.address.rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0
+    with RiverClient(server.address, server.token) as client:
+        job = client.submit_edit(media_root / "clip.mp4", kind="twin", frames=(0, 3))
+        assert state_name(client.wait(job.id, timeout=280).state) == "SUCCEEDED"
+    with RiverClient(server.address, "wrong") as intruder, pytest.raises(BridgeError) as caught:
+        intruder.capabilities()
+    assert caught.value.code == "UNAUTHENTICATED"
