@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 
 from bridge.client import (
     KINDS,
+    SERVICE_NAME,
     BridgeError,
     RiverClient,
     kind_name,
@@ -177,6 +178,7 @@ def _one_line_errors(fn: Handler) -> Handler:
 def cmd_submit(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)  # all local checks first: no server is started for a typo
     with _connect(args, start=not args.no_start) as client:
+        _wait_until_ready(client, args)
         job = client.submit(spec, request_id=args.request_id)
         if args.json:
             _print_message(job, lines=args.watch)
@@ -624,6 +626,18 @@ def _connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
     if not getattr(args, "quiet", False):
         print(f"starting the RIVER NLE server (log: {log_path()}) …", file=sys.stderr, flush=True)
     return RiverClient.connect(args.discovery, start=True)
+
+
+READY_TIMEOUT_S = 900.0  # the paper profile's models take minutes to load on a cold machine
+
+
+def _wait_until_ready(client: RiverClient, args: argparse.Namespace) -> None:
+    """A server that is still loading its models answers submissions UNAVAILABLE: wait for it."""
+    if client.health(SERVICE_NAME) == "SERVING":
+        return
+    if not getattr(args, "quiet", False):
+        print("the server is loading its models; waiting for it …", file=sys.stderr, flush=True)
+    client.wait_ready(timeout=READY_TIMEOUT_S)
 
 
 def _to_dict(message: Message) -> dict[str, Any]:

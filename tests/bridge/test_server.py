@@ -10,10 +10,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from bridge import cli_jobs
 from bridge.client import BridgeError, RiverClient, state_name
 from bridge.server.app import BridgeServer
+from bridge.server.cli import add_serve
 from bridge.v1 import bridge_pb2 as pb
 from bridge.v1 import bridge_pb2_grpc as pb_grpc
+from river_core.cli import build_parser
 
 
 def first_object(client: RiverClient, media: Path, frames: tuple[int, int]) -> int:
@@ -282,7 +285,29 @@ def test_not_serving_and_unavailable_while_models_load(
             client.submit_edit(media_root / "clip.mp4", kind="twin")
         assert caught.value.code == "UNAVAILABLE" and "loading" in caught.value.details
         assert not client.capabilities().ready
+        submitted: list[int] = []
+        argv = [
+            "jobs",
+            "submit",
+            str(media_root / "clip.mp4"),
+            "--kind",
+            "twin",
+            "--range",
+            "0:3",
+            "--no-start",
+            "-q",
+        ]
+        # `river jobs submit` waits for the models rather than failing
+        args = build_parser((add_serve, cli_jobs.add_commands)).parse_args(
+            argv
+        )  # main() wants the main thread
+        cli = threading.Thread(target=lambda: submitted.append(args.handler(args)))
+        cli.start()
+        cli.join(3.0)  # longer than the client's own UNAVAILABLE retries (1.7 s)
+        assert cli.is_alive() and not client.list_jobs().jobs, "it must wait while the models load"
         release.set()
+        cli.join(60)
+        assert submitted == [0] and len(client.list_jobs().jobs) == 1
         client.wait_ready(timeout=30)
         assert client.health() == "SERVING"
         client.submit_edit(media_root / "clip.mp4", kind="twin", frames=(0, 3))
@@ -352,3 +377,25 @@ def test_loopback_tcp_on_request(make_server: Callable[..., BridgeServer], media
     with RiverClient(server.address, "wrong") as intruder, pytest.raises(BridgeError) as caught:
         intruder.capabilities()
     assert caught.value.code == "UNAUTHENTICATED"
+
+
+@pytest.mark.shared_media
+def test_issue_clip_01_dog_blur_through_the_bridge(
+    make_server: Callable[..., BridgeServer], shared_media: Callable[[str], Path]
+) -> None:
+    """The issue's must-show on the real footage: 01_dog 0:17, explicit targets, --op blur."""
+    from fractions import Fraction
+
+    from river_core.media import probe
+
+    clip = shared_media("01_dog.mp4")
+    server = make_server(media_roots=[clip.parent])
+    with RiverClient(server.address, server.token) as client:
+        target = first_object(client, clip, (0, 17))
+        job = client.submit_edit(clip, frames=(0, 17), targets=[str(target)], op="blur", format="ffv1")
+        events = list(client.watch(job.id))
+        assert events[-1].state.state == pb.JOB_STATE_SUCCEEDED
+        results = client.get_job(job.id).results
+    info = probe(Path(results.media))
+    assert (info.frame_count, info.rate, info.width, info.height) == (17, Fraction(30000, 1001), 1280, 720)
+    assert results.frames == 17 and results.timecode == "00:00:00:00"
