@@ -96,7 +96,7 @@ class BridgeServer:
         self.discovery_file = config.discovery or discovery.discovery_path()
         self.address = ""
         self.token = discovery.new_token()
-        self._lock_fd: int | None = None
+        self._lock_fds: list[int] = []
         self._socket: Path | None = None
         self._server: grpc.Server | None = None
         self._health = health.HealthServicer(experimental_non_blocking=True)
@@ -232,28 +232,40 @@ class BridgeServer:
         return address
 
     def _take_lock(self) -> None:
+        """One server per runtime directory (one discovery file) and per state directory (one job
+        store: a second server would fail the first one's running jobs as interrupted)."""
         if os.name == "nt":
             return  # no flock: Windows relies on the discovery file's pid check
-        import fcntl
-
-        path = self.discovery_file.with_suffix(".lock")
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            running = discovery.read_discovery(self.discovery_file)
-            where = f" (pid {running.pid}, {running.address})" if running else ""
-            raise ServerRunning(
-                f"another RIVER NLE server is running{where}; use it, or stop it first"
-            ) from None
-        self._lock_fd = fd
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        for path in (self.discovery_file.with_suffix(".lock"), self.config.state_dir / "server.lock"):
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = _flock(path)
+            if fd is None:
+                self._release_lock()
+                running = discovery.read_discovery(self.discovery_file)
+                where = f" (pid {running.pid}, {running.address})" if running else ""
+                raise ServerRunning(
+                    f"another RIVER NLE server is running{where} and holds {path}; use it, or stop it first"
+                )
+            self._lock_fds.append(fd)
 
     def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        while self._lock_fds:
+            os.close(self._lock_fds.pop())
+
+
+def _flock(path: Path) -> int | None:
+    """An exclusive, non-blocking lock on ``path`` (None if another process holds it); the kernel
+    drops it when the process dies, kill -9 included."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 class ServerRunning(RuntimeError):

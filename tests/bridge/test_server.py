@@ -399,3 +399,17 @@ def test_issue_clip_01_dog_blur_through_the_bridge(
     info = probe(Path(results.media))
     assert (info.frame_count, info.rate, info.width, info.height) == (17, Fraction(30000, 1001), 1280, 720)
     assert results.frames == 17 and results.timecode == "00:00:00:00"
+
+
+def test_one_server_per_runtime_dir_and_per_state_dir(
+    make_server: Callable[..., BridgeServer], tmp_path: Path
+) -> None:
+    from bridge.server.app import ServerRunning
+
+    first = make_server()
+    with pytest.raises(ServerRunning, match="bridge.lock"):
+        make_server()  # same discovery file
+    with pytest.raises(ServerRunning, match="server.lock"):
+        make_server(discovery=tmp_path / "other" / "bridge.json")  # same job store
+    first.stop()
+    make_server()  # the locks went with the first server
