@@ -407,9 +407,24 @@ def test_one_server_per_runtime_dir_and_per_state_dir(
     from bridge.server.app import ServerRunning
 
     first = make_server()
-    with pytest.raises(ServerRunning, match="bridge.lock"):
+    with pytest.raises(ServerRunning, match=r"bridge\.lock"):
         make_server()  # same discovery file
-    with pytest.raises(ServerRunning, match="server.lock"):
+    with pytest.raises(ServerRunning, match=r"server\.lock"):
         make_server(discovery=tmp_path / "other" / "bridge.json")  # same job store
     first.stop()
     make_server()  # the locks went with the first server
+
+
+def test_reflection_lists_the_service_to_a_client_with_the_token(server: BridgeServer) -> None:
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    channel, _ = raw_stub(server, server.token)
+    with channel:
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert "river.bridge.v1.RiverBridge" in services and "grpc.health.v1.Health" in services
+    channel, _ = raw_stub(server, None)
+    with channel, pytest.raises(grpc.RpcError) as caught:
+        ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
