@@ -32,6 +32,7 @@ from bridge.server.store import (
     QueueFull,
     RequestConflict,
     StateConflict,
+    StoreError,
 )
 from bridge.server.validate import RequestError, check_job_id, invalid
 from bridge.v1 import bridge_pb2 as pb
@@ -80,6 +81,9 @@ def _rpc(method: _Fn) -> _Fn:
             code, message = grpc.StatusCode.ALREADY_EXISTS, str(exc)
         except StateConflict as exc:
             code, message = grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+        except StoreError as exc:  # the store is closed (stopping) or cannot be written
+            log.warning("%s: %s", method.__name__, exc)
+            code, message = grpc.StatusCode.UNAVAILABLE, f"the job store is unavailable: {exc}"
         except Exception as exc:
             log.exception("%s failed", method.__name__)
             code = grpc.StatusCode.INTERNAL
@@ -218,14 +222,16 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
                 )
             try:
                 events = self.store.wait_events(job_id, after, WATCH_POLL_S)
-                if (
-                    not events
-                    and self.store.get(job_id).terminal
-                    and self.store.get(job_id).last_seq <= after
-                ):
-                    return
+                if not events:
+                    job = self.store.get(job_id)
+                    if job.terminal and job.last_seq <= after:
+                        return
             except JobNotFound:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"job {job_id} was deleted")
+            except StoreError:  # closed under us: the server is stopping
+                context.abort(
+                    grpc.StatusCode.UNAVAILABLE, f"the server is stopping; resume with after_seq={after}"
+                )
             for event in events:
                 yield event_message(event)
                 after = event.seq
