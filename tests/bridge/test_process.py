@@ -40,8 +40,8 @@ def serve(tmp_path: Path, runtime_dir: Path, media_root: Path) -> Iterator[list[
 
 
 def start(serve: list[subprocess.Popen[bytes]], tmp_path: Path, media_root: Path) -> RiverClient:
-    log = (tmp_path / f"serve{len(serve)}.log").open("wb")
-    serve.append(subprocess.Popen(serve_command(tmp_path, media_root), cwd=ROOT, stderr=log, stdout=log))
+    with (tmp_path / f"serve{len(serve)}.log").open("wb") as log:  # the child keeps its own copy
+        serve.append(subprocess.Popen(serve_command(tmp_path, media_root), cwd=ROOT, stderr=log, stdout=log))
     return _wait_for(serve[-1], tmp_path)
 
 
