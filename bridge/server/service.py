@@ -104,7 +104,6 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
 
     @_rpc
     def GetCapabilities(self, request: pb.GetCapabilitiesRequest, context: Any) -> pb.Capabilities:
-        from river_core.pipeline import PROFILES
         from river_core.twin.profiles import model_specs
 
         models = {str(role): spec.model_id for role, spec in model_specs(self.config.profile).items()}  # type: ignore[arg-type]
@@ -116,7 +115,7 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
         return pb.Capabilities(
             server_version=self.version,
             api_version="river.bridge.v1",
-            profiles=list(PROFILES),
+            profiles=list(validate.PROFILES),
             default_profile=self.config.profile,
             models=models,
             formats=list(validate.FORMATS),

@@ -21,13 +21,16 @@ import grpc
 
 from bridge.server.config import PathRefused, ServerConfig, resolve_media, resolve_output
 from bridge.v1 import bridge_pb2 as pb
+from river_core.cli_edit import FORMAT_CHOICES
+from river_core.editing.render import ACTIONS
+from river_core.pipeline import PROFILES
 
 if TYPE_CHECKING:
     from river_core.media import MediaInfo
 
-OPS: Final = ("generate", "blur", "pixelate", "recolor", "matte")
-FORMATS: Final = ("prores", "dnxhr", "h264", "ffv1", "png")
-PROFILES: Final = ("paper", "tiny")
+# The engine's own lists: what `river edit` accepts is what the bridge accepts.
+OPS: Final = ACTIONS
+FORMATS: Final = FORMAT_CHOICES
 KIND_NAMES: Final = {pb.JOB_KIND_TWIN: "TWIN", pb.JOB_KIND_PLAN: "PLAN", pb.JOB_KIND_RENDER: "RENDER",
                      pb.JOB_KIND_EDIT: "EDIT"}  # fmt: skip
 WHAT: Final[dict[str, set[str | None]]] = {
