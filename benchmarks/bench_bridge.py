@@ -41,7 +41,7 @@ def main() -> int:
     )
     (tmp / "run").mkdir(mode=0o700)
     from bridge.client import RiverClient, state_name
-    from river_core.demo import bundled_sample
+    from river_core.samples import bundled_sample
     from river_core.media import FrameRange
     from river_core.pipeline import EditJob, RiverPipeline
 

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from river_core.demo import bundled_sample
+from river_core.samples import bundled_sample
 from river_core.media import FrameRange, Placement, VideoReader, probe
 
 MODEL_SIZE = (832, 480)

@@ -32,7 +32,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["RIVER_CACHE_DIR"] = str(Path(tmp) / "cache")  # a cold cache for the first job
-        from river_core.demo import bundled_sample
+        from river_core.samples import bundled_sample
         from river_core.media import FrameRange, probe
         from river_core.pipeline import EditJob, RiverPipeline
 

@@ -84,7 +84,7 @@ def main() -> None:
         if args.mode == "synthetic":
             clip, frame_range, load, settings = synthetic_setup(Path(tmp))
         else:
-            from river_core.demo import bundled_sample
+            from river_core.samples import bundled_sample
 
             clip, frame_range, load, settings = tiny_setup(args.clip or bundled_sample())
         started = time.perf_counter()

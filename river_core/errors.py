@@ -38,3 +38,12 @@ class Cancelled(RiverError):
 
 class ModelUnavailableError(RiverError, FileNotFoundError):
     """A model checkpoint is not in the cache or the directory given (and cannot be downloaded)."""
+
+
+class UsageError(RiverError, ValueError):
+    """A request whose options cannot work together, or a value out of its allowed range: the
+    command line's usage errors (exit 2). ``field`` names the option at fault when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -27,13 +27,13 @@ from scipy.ndimage import distance_transform_edt
 from scipy.spatial import ConvexHull, QhullError
 
 from river_core.errors import RiverError
-from river_core.reasoning.plan import Operation
+from river_core.reasoning.plan import Kind, Operation
 from river_core.twin.masks import decode_mask
 from river_core.twin.schema import FrameEntry, TwinDocument
 
 Mode = Literal["mask", "box", "hull"]
 MODES: Final = get_args(Mode)
-KINDS: Final = ("appearance", "recolor", "replace", "remove", "add", "move")
+KINDS: Final = get_args(Kind)
 
 
 class EditMaskError(RiverError, ValueError):
@@ -76,13 +76,21 @@ class MaskShape:
     def for_kind(cls, kind: str) -> MaskShape:
         """The default shape for an operation kind.
 
-        appearance/recolor/replace: the mask grown 8 px, feather 4; remove: the convex hull grown
+        appearance/replace and the redactions (blur, pixelate, mask_out): the mask grown 8 px,
+        feather 4 (inward, so the object itself is fully covered); remove: the convex hull grown
         8 px + 2.5 % of the short side (covers shadows and reflections), feather 6, always a superset
         of the appearance region; add: the box of the borrowed mask grown 8 px; move: the hull grown
-        8 px.
+        8 px; recolor: the mask grown 2 px, feather 2 (the color stays on the object); highlight and
+        matte: the mask itself, feather 0 and 2.
         """
-        if kind in ("appearance", "recolor", "replace"):
+        if kind in ("appearance", "replace", "blur", "pixelate", "mask_out"):
             return cls(dilate_px=8, mode="mask", feather_px=4.0)
+        if kind == "recolor":
+            return cls(dilate_px=2, mode="mask", feather_px=2.0)
+        if kind == "highlight":
+            return cls(dilate_px=0, mode="mask", feather_px=0.0)
+        if kind == "matte":
+            return cls(dilate_px=0, mode="mask", feather_px=2.0)
         if kind == "remove":
             return cls(dilate_px=8, mode="hull", feather_px=6.0, dilate_frac=0.025)
         if kind == "add":

@@ -12,8 +12,10 @@ Fraction(30000, 1001)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from river_core.errors import RangeError, RiverError
 
@@ -104,7 +106,12 @@ def frames_to_samples(frames: int, rate: Fraction, sample_rate: int) -> int:
 
 @dataclass(frozen=True, order=True)
 class FrameRange:
-    """Source frames ``[start, end)``: ``FrameRange(30, 120)`` holds 90 frames, 30 through 119."""
+    """Source frames ``[start, end)``: ``FrameRange(30, 120)`` holds 90 frames, 30 through 119.
+
+    The one frame-range type of the engine: media ranges, twin ranges, plan spans. It reads and
+    writes as ``"30:120"`` for people and ``{"start": 30, "end": 120}`` in JSON (a pydantic field
+    type too).
+    """
 
     start: int
     end: int
@@ -121,26 +128,58 @@ class FrameRange:
     def __contains__(self, frame: object) -> bool:
         return isinstance(frame, int) and self.start <= frame < self.end
 
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start, self.end))
+
     def __str__(self) -> str:
         return f"{self.start}:{self.end}"
 
     @classmethod
-    def parse(cls, text: str, total: int | None = None) -> FrameRange:
-        """Parse ``START:END`` (half-open source frame numbers; either side may be omitted).
+    def parse(
+        cls, text: str, total: int | None = None, *, start_timecode: Timecode | None = None
+    ) -> FrameRange:
+        """Parse a range as an editor types it.
 
-        With ``total`` (the clip's frame count) the range is checked against the clip and an
-        omitted END means the end of the clip.
+        - ``START:END``: half-open source frame numbers; either side may be omitted (``275:``,
+          ``:17``); an omitted END needs ``total``, the clip's frame count;
+        - ``TC-TC``: timecodes of the clip (``01:00:01:00-01:00:02:10``, ``;`` before the frames
+          for drop-frame), half-open like frames: the out point is the first frame *not* taken.
+          They count from the clip's ``start_timecode`` (00:00:00:00 at the clip's rate when it has
+          none); ``:`` separators read in the clip's own drop-frame mode. Either side may be omitted.
+
+        With ``total`` the range is checked against the clip.
         """
-        match = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*", text)
-        if not match:
-            raise RangeError(f"range {text!r} is not START:END in frames, e.g. 30:120 (frames 30 to 119)")
-        start = int(match.group(1)) if match.group(1) else 0
-        if match.group(2):
-            end = int(match.group(2))
-        elif total is not None:
-            end = total
+        frames = re.fullmatch(r"\s*(\d*)\s*:\s*(\d*)\s*", text)
+        timecodes = re.fullmatch(rf"\s*({_TC})?\s*-\s*({_TC})?\s*", text)
+        if frames:
+            start = int(frames.group(1)) if frames.group(1) else 0
+            end = int(frames.group(2)) if frames.group(2) else None
+        elif timecodes and (timecodes.group(1) or timecodes.group(2)):
+            if start_timecode is None:
+                raise RangeError(
+                    f"range {text!r} is in timecode but the clip's rate is unknown here; "
+                    "give frames START:END"
+                )
+            start = _tc_frame(timecodes.group(1), start_timecode, text) if timecodes.group(1) else 0
+            end = _tc_frame(timecodes.group(2), start_timecode, text) if timecodes.group(2) else None
         else:
-            raise RangeError(f"range {text!r} has no END and the clip length is unknown; give START:END")
+            raise RangeError(
+                f"range {text!r} is neither START:END in frames (30:120, 275:, :17) nor a timecode "
+                "range HH:MM:SS:FF-HH:MM:SS:FF (01:00:01:00-01:00:02:10; ';' for drop-frame)"
+            )
+        if total is not None and start >= total:
+            raise RangeError(
+                f"range {text!r} starts at frame {start}, after the clip's last frame: it has {total} frames "
+                f"(0:{total})"
+            )
+        if end is None:
+            if total is None:
+                raise RangeError(f"range {text!r} has no END and the clip length is unknown; give START:END")
+            end = total
+        if end <= start:
+            raise RangeError(
+                f"range {text!r} is empty (frames {start}:{end}); its end must come after its start"
+            )
         result = cls(start, end)
         if total is not None:
             result.check_within(total)
@@ -148,12 +187,81 @@ class FrameRange:
 
     def check_within(self, total: int) -> None:
         """Raise ``RangeError`` if the range does not fit a clip of ``total`` frames."""
+        if self.start >= total:
+            raise RangeError(
+                f"range {self} starts after the clip's last frame: it has {total} frames (0:{total})"
+            )
         if self.end > total:
             raise RangeError(
                 f"range {self} is outside the clip: it has {total} frames, so END can be at most {total}"
             )
 
+    def require_inside(self, outer: FrameRange, what: str) -> None:
+        """Raise ``RangeError`` unless the range lies inside ``outer``, saying how it does not:
+        ``0:17 does not overlap the twin's 30:47``."""
+        if self.end <= outer.start or self.start >= outer.end:
+            raise RangeError(f"{self} does not overlap {what} {outer}; pick frames inside {outer}")
+        if self.start < outer.start or self.end > outer.end:
+            raise RangeError(f"{self} reaches outside {what} {outer}; pick frames inside {outer}")
 
+    def widened(self, handles: int, total: int) -> FrameRange:
+        """The range with ``handles`` extra frames each side, clamped to a clip of ``total`` frames."""
+        return FrameRange(max(0, self.start - handles), min(total, self.end + handles))
+
+    def to_json(self) -> dict[str, int]:
+        return {"start": self.start, "end": self.end}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # A pydantic field type without importing pydantic here: strict ints, no other keys, the
+        # range's own checks (a RangeError becomes a validation error naming the field).
+        from pydantic_core import core_schema as cs
+
+        fields = {
+            "start": cs.typed_dict_field(cs.int_schema(strict=True, ge=0)),
+            "end": cs.typed_dict_field(cs.int_schema(strict=True, ge=0)),
+        }
+        as_dict = cs.typed_dict_schema(fields, extra_behavior="forbid", ref="FrameRange")
+        from_dict = cs.no_info_after_validator_function(lambda d: cls(d["start"], d["end"]), as_dict)
+        return cs.no_info_before_validator_function(
+            lambda v: v.to_json() if isinstance(v, cls) else v,
+            from_dict,
+            serialization=cs.plain_serializer_function_ser_schema(lambda r: r.to_json()),
+        )
+
+
+def ranges_text(ranges: Iterable[FrameRange]) -> str:
+    """``"3:5, 9:12"``: ranges as people read them, in one form everywhere."""
+    return ", ".join(str(r) for r in ranges)
+
+
+def frames_to_ranges(frames: Iterable[int]) -> list[FrameRange]:
+    """Frame numbers (sorted, unique) as the fewest half-open ranges: ``[3, 4, 9]`` → ``3:5, 9:10``."""
+    out: list[FrameRange] = []
+    for f in frames:
+        if out and out[-1].end == f:
+            out[-1] = FrameRange(out[-1].start, f + 1)
+        else:
+            out.append(FrameRange(f, f + 1))
+    return out
+
+
+def _tc_frame(text: str, start: Timecode, whole: str) -> int:
+    drop = True if ";" in text else start.drop_frame
+    try:
+        tc = Timecode.parse(text, start.rate, drop_frame=drop)
+    except RiverError as exc:
+        raise RangeError(f"range {whole!r}: {exc}") from None
+    frame = tc.frames - start.frames
+    if frame < 0:
+        raise RangeError(
+            f"range {whole!r}: {text} is before the clip's first frame, which is {start}; "
+            "timecodes count from the clip's start"
+        )
+    return frame
+
+
+_TC = r"\d{1,2}[:;.,]\d{2}[:;.,]\d{2}[:;.,]\d{2,3}"
 _TC_RE = re.compile(r"^(\d{1,2})[:;.,](\d{2})[:;.,](\d{2})([:;.,])(\d{2,3})$")
 
 

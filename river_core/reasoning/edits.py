@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from river_core.errors import RiverError
+from river_core.media.rational import frames_to_ranges, ranges_text
+from river_core.reasoning.intent import REDACTION, instant_intent
 from river_core.reasoning.plan import (
     EditPlan,
     Kind,
@@ -46,8 +48,6 @@ from river_core.reasoning.plan import (
     SpatialKey,
     Target,
     Trace,
-    frame_spans,
-    spans_text,
     track_frames,
     twin_ref,
 )
@@ -57,60 +57,6 @@ from river_core.twin.schema import TwinDocument, summarize_tracks
 # The paper view rounds spatial values to 3 decimals; a change smaller than this is copying noise.
 SPATIAL_TOLERANCE: Final = 0.002
 _ADD_WORDS = re.compile(r"\b(add|adds|adding|insert|put|place|include|introduce|draw)\b", re.IGNORECASE)
-_COLOR_WORDS: Final = frozenset(
-    [
-        "red",
-        "orange",
-        "yellow",
-        "green",
-        "blue",
-        "purple",
-        "violet",
-        "pink",
-        "brown",
-        "black",
-        "white",
-        "grey",
-        "gray",
-        "gold",
-        "golden",
-        "silver",
-        "bronze",
-        "copper",
-        "beige",
-        "tan",
-        "teal",
-        "cyan",
-        "magenta",
-        "maroon",
-        "navy",
-        "olive",
-        "turquoise",
-        "crimson",
-        "scarlet",
-        "ivory",
-        "cream",
-        "lavender",
-        "lilac",
-        "indigo",
-        "amber",
-        "khaki",
-        "coral",
-        "peach",
-        "mint",
-        "emerald",
-        "ruby",
-        "light",
-        "dark",
-        "pale",
-        "bright",
-        "deep",
-        "colored",
-        "coloured",
-        "color",
-        "colour",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -322,8 +268,8 @@ def edited_states(
                 outside = sorted(wanted - tracks[oid])
                 if outside:
                     problems.append(
-                        f"{key}[{oi}].frames: object {oid} is absent in frames {spans_text(outside)}; "
-                        "an edit cannot extend a track"
+                        f"{key}[{oi}].frames: object {oid} is absent in frames "
+                        f"{ranges_text(frames_to_ranges(outside))}; an edit cannot extend a track"
                     )
                 keep = wanted & tracks[oid]
             for frame in sorted(tracks[oid]):
@@ -437,11 +383,26 @@ def allows_add(query: str) -> bool:
     return bool(_ADD_WORDS.search(query))
 
 
-def _is_recolor(before: str, after: str) -> bool:
-    old = re.findall(r"[a-z]+", before.lower())
-    new = re.findall(r"[a-z]+", after.lower())
-    changed = set(old) ^ set(new)
-    return bool(changed) and changed <= _COLOR_WORDS
+def instant_operation(op: Operation, query: str) -> Operation:
+    """``op`` as the instant operation its query (or its new attributes) asks for, if it does:
+    a changed look becomes that operation; a removal becomes redaction when the query redacts.
+    Generative otherwise ("look like bronze" stays an appearance change for the video model)."""
+    if op.kind not in ("appearance", "replace", "remove"):
+        return op
+    intent = instant_intent(query) or instant_intent(op.attributes)
+    if intent is None or (op.kind == "remove" and intent.kind not in REDACTION):
+        return op
+    spans = "; ".join(f"object {t.id} ({t.category}) frames {ranges_text(t.frames)}" for t in op.targets)
+    color = f" {intent.color}" if intent.color else ""
+    return op.model_copy(
+        update={
+            "kind": intent.kind,
+            "color": intent.color,
+            "category": None,
+            "attributes": None,
+            "prompt": f"{intent.kind.replace('_', ' ')}{color}: {spans}",
+        }
+    )
 
 
 def edit_problems(text: str | None, original: TwinDocument, *, allow_add: bool = False) -> list[str]:
@@ -480,6 +441,7 @@ def plan_from_edit(
     operations = _diff(_original_states(original), after)
     if not operations:
         raise PlanError(["the edit changes nothing: no object differs from the original twin"])
+    operations = [instant_operation(op, query) for op in operations]
     return EditPlan(
         query=query,
         twin=twin_ref(original, twin_path),
@@ -508,8 +470,7 @@ def _diff(before: dict[int, dict[int, _State]], after: dict[int, dict[int, _Stat
             if edited.category != state.category:
                 groups[("replace", edited.category, edited.attributes)][oid].append(t)
             elif edited.attributes != state.attributes:
-                kind: Kind = "recolor" if _is_recolor(state.attributes, edited.attributes) else "appearance"
-                groups[(kind, edited.category, edited.attributes)][oid].append(t)
+                groups[("appearance", edited.category, edited.attributes)][oid].append(t)
             if any(
                 abs(a - b) > SPATIAL_TOLERANCE for a, b in zip(edited.spatial, state.spatial, strict=True)
             ):
@@ -521,7 +482,7 @@ def _diff(before: dict[int, dict[int, _State]], after: dict[int, dict[int, _Stat
                 groups[("add", state.category, state.attributes)][oid].append(t)
                 mask_from.setdefault(oid, state.mask[0])
     operations = []
-    order = {"replace": 0, "appearance": 1, "recolor": 2, "remove": 3, "add": 4, "move": 5}
+    order = {"replace": 0, "appearance": 1, "remove": 3, "add": 4, "move": 5}
     for n, ((kind, category, attributes), by_id) in enumerate(
         sorted(groups.items(), key=lambda kv: (order[kv[0][0]], min(kv[1]), kv[0][1] or "", kv[0][2] or "")),
         1,
@@ -534,7 +495,7 @@ def _diff(before: dict[int, dict[int, _State]], after: dict[int, dict[int, _Stat
                     id=oid,
                     category=orig.category if orig else "",
                     attributes=orig.attributes if orig else "",
-                    frames=frame_spans(frames),
+                    frames=frames_to_ranges(frames),
                     mask_from=mask_from.get(oid) if kind == "add" else None,
                 )
             )

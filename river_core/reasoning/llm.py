@@ -13,10 +13,8 @@ Backends:
 
 Every backend renders the same DeepSeek-R1 prompt (:data:`R1_TEMPLATE`) and opens the assistant
 turn with :data:`~river_core.reasoning.protocol.THINK_PREFILL`, so rollouts read the same whichever
-backend wrote them. This module imports no torch: the CLI parses ``--llm`` with it.
-
->>> parse_llm_spec("openai:http://127.0.0.1:8000#model=r1")
-('openai', 'http://127.0.0.1:8000#model=r1')
+backend wrote them. This module imports no torch. Which backend a ``--llm`` spec names is the
+literal table of :mod:`river_core.reasoning.llms`.
 """
 
 from __future__ import annotations
@@ -46,7 +44,6 @@ R1_SPECIAL_TOKENS = (R1_BOS, R1_EOS, R1_USER, R1_ASSISTANT)
 R1_TEMPLATE = R1_BOS + "{system}" + R1_USER + "{user}" + R1_ASSISTANT + THINK_PREFILL
 
 LLMKind = Literal["transformers", "openai", "replay"]
-SPEC_FORMS = "paper, tiny, transformers:ID_OR_DIR, replay:FILE, openai:URL[#model=NAME]"
 API_KEY_VARS = ("RIVER_LLM_API_KEY", "OPENAI_API_KEY")
 MAX_SEED = 2**31  # seeds go to servers that take 32-bit seeds (llama.cpp)
 
@@ -181,34 +178,6 @@ def call_seed(seed: int, call: int) -> int:
     if call == 0:
         return seed
     return (seed * 0x9E3779B1 + call * 0x85EBCA77) % MAX_SEED
-
-
-def parse_llm_spec(spec: str) -> tuple[str, str | None]:
-    """Split a ``--llm`` value into (kind, argument).
-
-    Accepted: ``paper`` (DeepSeek-R1-Distill-Qwen-7B with transformers), ``tiny`` (a random tiny
-    Qwen2 built in code, for tests), ``transformers:ID_OR_DIR`` (any causal-LM checkpoint, e.g. a
-    trained one), ``replay:FILE`` (recorded rollouts), ``openai:URL`` (a server with the OpenAI
-    completions endpoint; ``URL#model=NAME`` picks the served model, else the first one listed).
-
-    >>> parse_llm_spec("paper"), parse_llm_spec("replay:runs/a.jsonl")
-    (('paper', None), ('replay', 'runs/a.jsonl'))
-    """
-    if not isinstance(spec, str):
-        raise RiverError(f"--llm must be a string, got {spec!r}; accepted forms: {SPEC_FORMS}")
-    text = spec.strip()
-    if text in ("paper", "tiny"):
-        return text, None
-    kind, sep, arg = text.partition(":")
-    if sep and kind in ("transformers", "replay", "openai"):
-        if not arg:
-            raise RiverError(
-                f"--llm {spec!r} lacks its argument after {kind!r}; accepted forms: {SPEC_FORMS}"
-            )
-        if kind == "openai":
-            split_model_fragment(arg)  # validates the URL
-        return kind, arg
-    raise RiverError(f"--llm {spec!r} is not understood; accepted forms: {SPEC_FORMS}")
 
 
 def split_model_fragment(url: str) -> tuple[str, str | None]:

@@ -20,11 +20,32 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
+from river_core.media.rational import FrameRange, frames_to_ranges, ranges_text
 from river_core.twin.schema import TwinDocument, json_path, twin_json_text
 
 PLAN_VERSION: Final = "1.0"
 
-Kind = Literal["appearance", "recolor", "replace", "remove", "add", "move"]
+Kind = Literal[
+    "appearance",
+    "replace",
+    "remove",
+    "add",
+    "move",
+    "blur",
+    "pixelate",
+    "mask_out",
+    "recolor",
+    "highlight",
+    "matte",
+]
+GENERATIVE_KINDS: Final = ("appearance", "replace", "remove", "add", "move")
+"""Rendered by Wan2.1-VACE from the prompt."""
+INSTANT_KINDS: Final = ("blur", "pixelate", "mask_out", "recolor", "highlight", "matte")
+"""Applied to the targets' region frame by frame, no diffusion: redaction (blur, pixelate, mask_out: a
+solid fill), recolor (hue and saturation of ``color``, the picture's luminosity kept), highlight (a
+tint and outline) and matte (the picture untouched; the matte is the deliverable)."""
+COLOR_KINDS: Final = ("recolor", "mask_out", "highlight")
+"""Instant kinds that take a ``color`` (recolor needs one; the others have a default)."""
 
 
 class PlanError(RiverError, ValueError):
@@ -47,20 +68,13 @@ NonNeg = Annotated[StrictInt, Field(ge=0)]
 Unit = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 
 
-class FrameSpan(_Model):
-    """Half-open range of source frames [start, end)."""
-
-    start: NonNeg
-    end: NonNeg
-
-
 class Target(_Model):
     """An object an operation changes, as it is in the original twin, and where."""
 
     id: NonNeg
     category: StrictStr = Field(description="Category in the original twin ('' for a new object).")
     attributes: StrictStr = Field(description="Attributes in the original twin ('' for a new object).")
-    frames: list[FrameSpan] = Field(description="Source frames the operation applies to, half-open spans.")
+    frames: list[FrameRange] = Field(description="Source frames the operation applies to, half-open ranges.")
     mask_from: NonNeg | None = Field(
         default=None, description="For an added object: the original object whose masks it takes."
     )
@@ -82,20 +96,29 @@ class Operation(_Model):
 
     id: StrictStr = Field(description="Stable name within the plan, e.g. 'op1'.")
     kind: Kind = Field(
-        description="appearance: attributes change; recolor: only color words change; replace: the "
-        "category changes; remove: the object goes; add: a new object takes an original mask; "
-        "move: the spatial values change."
+        description="Rendered by the video model: appearance (attributes change), replace (the category "
+        "changes), remove (the object goes), add (a new object takes an original mask), move (the spatial "
+        "values change). Instant, no diffusion: blur, pixelate, mask_out (a solid fill), recolor (to "
+        "`color`), highlight, matte (the matte only)."
     )
     targets: list[Target]
     category: StrictStr | None = Field(default=None, description="The new category (changes, adds).")
     attributes: StrictStr | None = Field(default=None, description="The new attributes (changes, adds).")
     spatial: list[SpatialKey] | None = Field(default=None, description="New positions (move only).")
+    color: StrictStr | None = Field(
+        default=None, description="recolor, mask_out, highlight: a CSS color name or #RRGGBB."
+    )
     prompt: StrictStr = Field(description="Text conditioning, from the paper's template.")
 
     @property
-    def frames(self) -> list[FrameSpan]:
-        """Union of the targets' spans."""
-        return frame_spans(sorted({f for t in self.targets for s in t.frames for f in range(s.start, s.end)}))
+    def frames(self) -> list[FrameRange]:
+        """Union of the targets' ranges."""
+        return frames_to_ranges(sorted({f for t in self.targets for r in t.frames for f in r}))
+
+    @property
+    def instant(self) -> bool:
+        """Applied without the video model (see :data:`INSTANT_KINDS`)."""
+        return self.kind in INSTANT_KINDS
 
 
 class TwinRef(_Model):
@@ -103,7 +126,7 @@ class TwinRef(_Model):
 
     path: StrictStr | None = None
     content_hash: StrictStr = Field(description="sha256 of the source media.")
-    frame_range: FrameSpan
+    frame_range: FrameRange
     rate: StrictStr
     twin_digest: StrictStr = Field(description="sha256 of the twin's canonical JSON.")
 
@@ -171,11 +194,10 @@ def plan_json_schema() -> dict[str, Any]:
 def twin_ref(doc: TwinDocument, path: str | None = None) -> TwinRef:
     """The reference a plan keeps to ``doc``."""
     digest = hashlib.sha256(twin_json_text(doc).encode("utf-8")).hexdigest()
-    fr = doc.video.frame_range
     return TwinRef(
         path=path,
         content_hash=doc.video.content_hash,
-        frame_range=FrameSpan(start=fr.start, end=fr.end),
+        frame_range=doc.video.frame_range,
         rate=doc.video.rate,
         twin_digest=f"sha256:{digest}",
     )
@@ -219,9 +241,7 @@ def plan_problems(plan: EditPlan, twin: TwinDocument) -> list[str]:
             problems.append(f"{op.id}: no targets")
         for target in op.targets:
             where = f"{op.id}: object {target.id}"
-            frames = {f for s in target.frames for f in range(s.start, s.end)}
-            if any(s.end <= s.start for s in target.frames):
-                problems.append(f"{where}: empty frame span; write [start, end) with end > start")
+            frames = {f for r in target.frames for f in r}
             if op.kind == "add":
                 source = target.mask_from
                 if source is None or source not in tracks:
@@ -233,12 +253,29 @@ def plan_problems(plan: EditPlan, twin: TwinDocument) -> list[str]:
                 problems.append(f"{where} does not exist; ids are {sorted(tracks)}")
             elif not frames <= tracks[target.id]:
                 missing = sorted(frames - tracks[target.id])
-                problems.append(f"{where} is absent in frames {spans_text(missing)}")
+                problems.append(f"{where} is absent in frames {ranges_text(frames_to_ranges(missing))}")
         if op.kind == "move" and not op.spatial:
             problems.append(f"{op.id}: a move needs spatial keys")
-        if op.kind in ("appearance", "recolor", "replace", "add") and not (op.category and op.attributes):
+        if op.kind in ("appearance", "replace", "add") and not (op.category and op.attributes):
             problems.append(f"{op.id}: a {op.kind} needs the new category and attributes")
+        if op.kind == "recolor" and not op.color:
+            problems.append(f'{op.id}: a recolor needs its color, e.g. "color": "red" or "#ff0000"')
+        if op.color is not None and op.kind not in COLOR_KINDS:
+            problems.append(f"{op.id}: color goes with {', '.join(COLOR_KINDS)}, not {op.kind}")
+        if op.color is not None and color_problem(op.color):
+            problems.append(f"{op.id}: {color_problem(op.color)}")
     return problems
+
+
+def color_problem(color: str) -> str | None:
+    """Why ``color`` is not a color the instant operations take (None when it is)."""
+    from PIL import ImageColor
+
+    try:
+        ImageColor.getrgb(color)
+    except ValueError:
+        return f"color {color[:64]!r} is not a CSS color name or #RRGGBB (e.g. red, #ff8800)"
+    return None
 
 
 def track_frames(doc: TwinDocument) -> dict[int, set[int]]:
@@ -249,17 +286,19 @@ def track_frames(doc: TwinDocument) -> dict[int, set[int]]:
     return dict(tracks)
 
 
-def frame_spans(frames: list[int]) -> list[FrameSpan]:
-    spans: list[FrameSpan] = []
-    for f in frames:
-        if spans and spans[-1].end == f:
-            spans[-1] = FrameSpan(start=spans[-1].start, end=f + 1)
-        else:
-            spans.append(FrameSpan(start=f, end=f + 1))
-    return spans
-
-
-def spans_text(frames: list[int]) -> str:
-    return ", ".join(
-        f"{s.start}" if s.end == s.start + 1 else f"{s.start}-{s.end - 1}" for s in frame_spans(frames)
-    )
+def describe_plan(plan: EditPlan) -> str:
+    """The plan as an editor reads it before confirming a render (ranges as ``START:END``)."""
+    lines = []
+    for op in plan.operations:
+        targets = ", ".join(
+            f"object {t.id} ({t.category or 'new'}) frames {ranges_text(t.frames)}" for t in op.targets
+        )
+        change = f" → {op.category}: {op.attributes}" if op.attributes is not None else ""
+        how = f" {op.color}" if op.color else ""
+        lines.append(f"  {op.id} {op.kind}{how}: {targets}{change}")
+        if not op.instant:
+            lines.append(f"      prompt: {op.prompt[:200]}{'…' if len(op.prompt) > 200 else ''}")
+    if plan.trace.thinking:
+        why = " ".join(plan.trace.thinking.split())
+        lines.append(f"  why: {why[:300]}{'…' if len(why) > 300 else ''}")
+    return "\n".join(lines)

@@ -54,7 +54,6 @@ from river_core.twin.planning import (
 from river_core.twin.schema import (
     RLE,
     FrameEntry,
-    FrameRangeModel,
     MaskRef,
     ModelRef,
     Provenance,
@@ -518,7 +517,7 @@ class TwinBuilder:
                 height=plan.info.height,
                 rate=format_rate(plan.info.rate),
                 frame_count=plan.info.frame_count,
-                frame_range=FrameRangeModel(start=start, end=plan.frame_range.end),
+                frame_range=FrameRange(start, plan.frame_range.end),
                 start_timecode=str(timecode),
                 drop_frame=timecode.drop_frame,
             ),

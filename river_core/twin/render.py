@@ -94,7 +94,7 @@ def render_video(
             metadata={"comment": f"RIVER twin overlay of {Path(video.path).name}"},
         ) as writer,
     ):  # fmt: skip
-        frame_range = video.frame_range.to_range()
+        frame_range = video.frame_range
         for k, decoded in enumerate(reader.frames(frame_range, cancel=cancel)):
             entry = frames.get(decoded.index, FrameEntry(index=decoded.index, objects=[]))
             writer.write_video(overlay(decoded.image, entry))

@@ -128,16 +128,6 @@ class FrameEntry(_Model):
     objects: list[TwinObject] = Field(description="Objects visible in this frame; ids are unique.")
 
 
-class FrameRangeModel(_Model):
-    """Half-open source frame range [start, end)."""
-
-    start: NonNegInt
-    end: PosInt
-
-    def to_range(self) -> FrameRange:
-        return FrameRange(self.start, self.end)
-
-
 class VideoInfo(_Model):
     """The source the twin describes."""
 
@@ -149,7 +139,7 @@ class VideoInfo(_Model):
     height: PosInt = Field(description="Source height in pixels.")
     rate: StrictStr = Field(pattern=r"^[1-9][0-9]*/[1-9][0-9]*$", description="Exact frame rate 'num/den'.")
     frame_count: PosInt = Field(description="Frames in the whole source.")
-    frame_range: FrameRangeModel = Field(description="Source frames the twin covers, half-open.")
+    frame_range: FrameRange = Field(description="Source frames the twin covers, half-open.")
     start_timecode: StrictStr = Field(
         pattern=r"^[0-9]{2}:[0-9]{2}:[0-9]{2}[:;][0-9]{2}$",
         description="Timecode of frame_range.start: HH:MM:SS:FF, or HH:MM:SS;FF for drop-frame.",
@@ -239,7 +229,7 @@ class TwinDocument(_Model):
         for entry in self.frames:
             if entry.index == index:
                 return entry
-        raise KeyError(f"frame {index} is not in this twin (it covers {self.video.frame_range.to_range()})")
+        raise KeyError(f"frame {index} is not in this twin (it covers {self.video.frame_range})")
 
     def track(self, object_id: int) -> Iterator[tuple[int, TwinObject]]:
         """Yield ``(frame index, object)`` for every frame in which ``object_id`` appears."""

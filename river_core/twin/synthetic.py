@@ -35,7 +35,6 @@ from river_core.twin.masks import encode_mask, spatial_from_mask
 from river_core.twin.schema import (
     RLE,
     FrameEntry,
-    FrameRangeModel,
     MaskRef,
     Provenance,
     TwinDocument,
@@ -311,7 +310,7 @@ class SyntheticScene:
                 height=self.height,
                 rate=format_rate(self.rate),
                 frame_count=self.num_frames,
-                frame_range=FrameRangeModel(start=frame_range.start, end=frame_range.end),
+                frame_range=FrameRange(frame_range.start, frame_range.end),
                 start_timecode=str(start_tc),
                 drop_frame=start_tc.drop_frame,
             ),

@@ -223,7 +223,7 @@ def test_progress_bars_restart_when_a_stage_runs_again(monkeypatch) -> None:
 
     import tqdm
 
-    from river_core.cli import progress_bar
+    from river_core.cli.common import progress_bar
     from river_core.progress import ProgressEvent
 
     bars = []

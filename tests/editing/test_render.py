@@ -21,7 +21,8 @@ from river_core.errors import Cancelled
 from river_core.media import FrameRange, probe, read_frames
 from river_core.media.rational import Timecode
 from river_core.progress import CancelToken
-from river_core.reasoning.plan import FrameSpan, Operation, Target
+from river_core.media import FrameRange
+from river_core.reasoning.plan import Operation, Target
 from river_core.twin.schema import TwinDocument
 from river_core.twin.synthetic import SceneObject, SyntheticScene
 
@@ -87,7 +88,7 @@ def clip(scene: SyntheticScene, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 def op_for(twin: TwinDocument, object_id: int, kind: str = "appearance", prompt: str = "bronze") -> Operation:
     frames = [e.index for e in twin.frames if any(o.id == object_id for o in e.objects)]
-    spans = [FrameSpan(start=frames[0], end=frames[-1] + 1)]
+    spans = [FrameRange(frames[0], frames[-1] + 1)]
     assert len(frames) == frames[-1] + 1 - frames[0]
     category = next(o.category for e in twin.frames for o in e.objects if o.id == object_id)
     return Operation(

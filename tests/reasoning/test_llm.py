@@ -21,6 +21,7 @@ from huggingface_hub import try_to_load_from_cache
 from river_core.devices import DevicePlan
 from river_core.errors import ModelUnavailableError, RiverError
 from river_core.reasoning import llm_transformers
+from river_core.reasoning.llms import parse_llm_spec
 from river_core.reasoning.llm import (
     PAPER_MODEL_ID,
     R1_ASSISTANT,
@@ -29,7 +30,6 @@ from river_core.reasoning.llm import (
     LLMInfo,
     OpenAICompatibleLLM,
     call_seed,
-    parse_llm_spec,
     render_r1_prompt,
 )
 from river_core.reasoning.llm_transformers import TransformersLLM, TransformersSession, load, tiny

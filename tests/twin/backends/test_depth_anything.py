@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from river_core.demo import bundled_sample
+from river_core.samples import bundled_sample
 from river_core.devices import DevicePlan
 from river_core.errors import RiverError
 from river_core.media import FrameRange, read_frames, resize

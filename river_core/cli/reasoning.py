@@ -1,7 +1,6 @@
-"""The reasoner's commands: ``twin view``, ``sandbox run``, ``reason``, ``plan``, ``rollout score``.
+"""The reasoner's commands: ``sandbox run``, ``reason``, ``plan``, ``rollout score``.
 
-Kept apart from :mod:`river_core.cli` so each module stays readable; ``cli.build_parser`` calls
-:func:`add_twin_view` and :func:`add_commands`. Handlers import what they need when they run.
+Handlers import what they need when they run.
 """
 
 from __future__ import annotations
@@ -13,32 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from river_core.errors import RiverError
+from river_core.reasoning.llms import llm_help
 
 if TYPE_CHECKING:
-    from river_core.reasoning.llm import ReasonerLLM
     from river_core.reasoning.sandbox import Isolation, Sandbox
     from river_core.twin.schema import TwinDocument
-
-LLM_HELP = (
-    "paper: DeepSeek-R1-Distill-Qwen-7B via transformers; tiny: the same class, random tiny weights, "
-    "offline; transformers:ID_OR_DIR: another causal-LM checkpoint (e.g. a trained one); "
-    "replay:FILE: a saved rollout (.txt or a --trace JSON); openai:URL: an OpenAI-compatible "
-    "server (vLLM, Ollama, llama.cpp), e.g. openai:http://127.0.0.1:8000"
-)
-
-
-def add_twin_view(twin_cmds: Any, common: argparse.ArgumentParser) -> None:
-    p = twin_cmds.add_parser("view", parents=[common], help="print the view of a twin an LLM reads")
-    p.add_argument("twin", type=Path)
-    p.add_argument(
-        "--format",
-        choices=("compact", "paper"),
-        default="compact",
-        help="compact: per-track summaries and keyframed trajectories (the prompt); paper: per-frame JSON",
-    )
-    p.add_argument("--budget-tokens", type=int, metavar="N", help="fit the compact view in about N tokens")
-    p.add_argument("--stats", action="store_true", help="print sizes of both views on stderr")
-    p.set_defaults(handler=cmd_twin_view)
 
 
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -67,7 +45,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "query", help='the editing request, e.g. "make the animal she plays with look like bronze"'
     )
-    p.add_argument("--llm", default="paper", metavar="SPEC", help=LLM_HELP)
+    p.add_argument("--llm", default="paper", metavar="SPEC", help=llm_help())
     p.add_argument("--out", type=Path, required=True, help="the plan JSON to write")
     p.add_argument("--trace", type=Path, help="also write the reasoning trace (rollouts, code, results)")
     p.add_argument("--samples", type=int, help="rollouts to try until one is valid (default 4; replay: 1)")
@@ -110,31 +88,6 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 
 
 # -- handlers --------------------------------------------------------------------------------------
-
-
-def cmd_twin_view(args: argparse.Namespace) -> int:
-    from river_core.reasoning.view import compact_view, estimate_tokens, paper_view_text
-    from river_core.twin.schema import load_twin
-
-    twin = load_twin(args.twin)
-    if args.budget_tokens is not None and args.format == "paper":
-        raise RiverError("--budget-tokens applies to --format compact; the paper view is never shortened")
-    paper = paper_view_text(twin) if args.format == "paper" or args.stats else ""
-    compact = compact_view(twin).text if args.format == "compact" or args.stats else ""
-    if args.format == "compact" and args.budget_tokens is not None:
-        text = compact_view(twin, budget_tokens=args.budget_tokens).text
-    else:
-        text = paper if args.format == "paper" else compact
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    if args.stats:
-        print(
-            f"compact: {len(compact)} chars, ~{estimate_tokens(compact)} tokens; "
-            f"paper: {len(paper)} chars, ~{estimate_tokens(paper)} tokens; "
-            f"ratio {len(compact) / len(paper):.3f} (chars), "
-            f"{estimate_tokens(compact) / max(estimate_tokens(paper), 1):.3f} (tokens)",
-            file=sys.stderr,
-        )
-    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> Sandbox:
@@ -188,38 +141,13 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_llm(spec: str, *, device: str | None = None, dtype: str | None = None) -> ReasonerLLM:
-    """The backend named by a ``--llm`` spec."""
-    from river_core.reasoning.llm import OpenAICompatibleLLM, parse_llm_spec
-
-    kind, arg = parse_llm_spec(spec)
-    if kind == "replay":
-        from river_core.reasoning.replay import ReplayLLM
-
-        assert arg is not None
-        return ReplayLLM.from_file(Path(arg))
-    if kind == "openai":
-        assert arg is not None
-        return OpenAICompatibleLLM(arg)
-    from river_core.devices import choose_device
-    from river_core.reasoning import llm_transformers
-
-    plan = choose_device(device, dtype)
-    if kind == "tiny":
-        return llm_transformers.tiny(plan=plan)
-    if kind == "transformers":
-        assert arg is not None
-        return llm_transformers.load(arg, plan=plan)
-    return llm_transformers.load(plan=plan)
-
-
 def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
     from river_core.twin.schema import load_twin
 
     path: Path = args.input
     if path.suffix.lower() == ".json":
         return load_twin(path), str(path)
-    from river_core.cli import progress_bar
+    from river_core.cli.common import progress_bar
     from river_core.media import FrameRange, probe
     from river_core.twin.build import build_twin
 
@@ -235,6 +163,7 @@ def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
 
 def cmd_reason(args: argparse.Namespace) -> int:
     from river_core.atomic import check_output_path, write_bytes_atomic
+    from river_core.reasoning.llms import load_llm
     from river_core.reasoning.plan import save_plan
     from river_core.reasoning.reasoner import NoValidPlanError, Reasoner, ReasonerSettings
 
@@ -242,7 +171,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
         if out is not None:
             check_output_path(out, sources=[args.input], overwrite=args.overwrite)
     twin, twin_path = _twin_for(args)
-    llm = make_llm(args.llm, device=args.device, dtype=args.dtype)
+    llm = load_llm(args.llm, device=args.device, dtype=args.dtype)
     replay = llm.info.kind == "replay"
     defaults = ReasonerSettings()
     settings = ReasonerSettings(
@@ -255,7 +184,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
     )
     reasoner = Reasoner(llm, settings=settings)
     warn_isolation(reasoner.sandbox.isolation, quiet=args.quiet)
-    from river_core.cli import progress_bar
+    from river_core.cli.common import progress_bar
 
     try:
         with progress_bar(args) as progress:
@@ -276,27 +205,11 @@ def cmd_reason(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"plan": str(args.out), **plan.to_json()}, indent=2))
         return 0
+    from river_core.reasoning.plan import describe_plan
+
     print(f"wrote {args.out}: {len(plan.operations)} operation(s)")
     print(describe_plan(plan))
     return 0
-
-
-def describe_plan(plan: Any) -> str:
-    """The plan as an editor reads it before confirming a render."""
-    lines = []
-    for op in plan.operations:
-        targets = ", ".join(
-            f"object {t.id} ({t.category or 'new'}) frames "
-            + ", ".join(f"{s.start}-{s.end - 1}" for s in t.frames)
-            for t in op.targets
-        )
-        change = f" → {op.category}: {op.attributes}" if op.attributes is not None else ""
-        lines.append(f"  {op.id} {op.kind}: {targets}{change}")
-        lines.append(f"      prompt: {op.prompt[:200]}{'…' if len(op.prompt) > 200 else ''}")
-    if plan.trace.thinking:
-        why = " ".join(plan.trace.thinking.split())
-        lines.append(f"  why: {why[:300]}{'…' if len(why) > 300 else ''}")
-    return "\n".join(lines)
 
 
 def cmd_plan_schema(args: argparse.Namespace) -> int:
@@ -307,7 +220,7 @@ def cmd_plan_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_validate(args: argparse.Namespace) -> int:
-    from river_core.reasoning.plan import load_plan
+    from river_core.reasoning.plan import describe_plan, load_plan
     from river_core.twin.schema import load_twin
 
     plan = load_plan(args.plan, load_twin(args.twin))

@@ -158,7 +158,7 @@ def job_from_args(args: argparse.Namespace) -> object:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from river_core.cli import progress_bar
+    from river_core.cli.common import progress_bar
     from river_core.pipeline import EditJob, RiverPipeline
 
     job = job_from_args(args)

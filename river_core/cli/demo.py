@@ -15,9 +15,9 @@ that mean nothing):
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,30 @@ from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
 from river_core.media import FrameRange, VideoReader, format_rate, probe
 from river_core.progress import CancelToken, ProgressCallback
+from river_core.samples import bundled_sample
 
 DEMO_RANGE = FrameRange(30, 63)  # 33 frames = 4k+1, one Wan2.1-VACE window
 DEMO_QUERY = "make the biggest thing in the shot look like bronze"
 _CODE = "target = largest()\nprint(target, object_info(target)['category'])"
 
 
-def bundled_sample() -> Path:
-    """The 3-second sample clip shipped in ``river_core/data/samples`` (Apache-2.0, see its README)."""
-    path = Path(str(resources.files("river_core") / "data" / "samples" / "dog_3s.mp4"))
-    if not path.is_file():
-        raise RiverError(f"the bundled sample clip is missing ({path}); reinstall river-nle")
-    return path
+def add_command(groups: Any, common: argparse.ArgumentParser) -> None:
+    p = groups.add_parser(
+        "demo", parents=[common], help="run what exists end to end, offline, on the bundled clip"
+    )
+    p.add_argument("--out", type=Path, default=Path("river-demo"), help="folder for the demo's outputs")
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from river_core.cli.common import progress_bar
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    with progress_bar(args) as progress:
+        run_demo(args.out, say=say, progress=progress)
+    return 0
 
 
 def run_demo(
