@@ -1,4 +1,4 @@
-"""``river serve`` and the composed ``river`` command (the engine's commands plus the bridge's).
+"""``river serve``: added to the ``river`` command through the ``river_nle.commands`` entry point.
 
 ``river serve`` runs the bridge in the foreground until SIGINT/SIGTERM; a client can also start it
 on demand (``bridge.client.RiverClient.connect(start=True)``). ``river jobs …`` talks to it.
@@ -11,11 +11,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from bridge import cli_jobs
 
 EPILOG = """examples:
   river serve --media-root ~/Footage --media-root /Volumes/Media   (Unix socket; token in the discovery file)
@@ -117,12 +114,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``river`` command."""
-    from river_core import cli
-
-    return cli.main(argv, extensions=(add_serve, cli_jobs.add_commands))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
