@@ -1,7 +1,10 @@
 """``river jobs …``: submit and follow jobs on the RIVER NLE server (the bridge) from a shell.
 
-Built on :mod:`bridge.client` only, so it runs where the engine is not installed. Errors are one line
-on stderr (``river: error: …``) and exit 1; ``watch`` and ``wait`` exit with the job's outcome.
+Built on :mod:`bridge.client` only, so it runs where the engine is not installed. The server is the
+one judge of a request (the engine's rules, the same ``river edit`` obeys); its lists of operations,
+formats, profiles and deliverables come from ``GetCapabilities``. Errors are one line on stderr
+(``river: error: …``, naming the flags): exit 2 for a request the server refuses as invalid or a bad
+flag value, 1 for other failures; ``watch`` and ``wait`` exit with the job's outcome.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
+import re
 import sys
 import textwrap
 import time
@@ -36,29 +39,29 @@ from bridge.v1 import bridge_pb2
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_TIMEOUT = 124
 EXIT_CANCELLED = 130
 
-FORMAT_CHOICES = ("prores", "dnxhr", "h264", "ffv1", "png")
-OP_CHOICES = ("generate", "blur", "pixelate", "recolor", "matte")
 STATE_CHOICES = ("queued", "running", "awaiting_confirmation", "succeeded", "failed", "cancelled")
 PROGRESS_INTERVAL_S = 0.25  # at most ~4 progress lines a second per stage
 
 EPILOG = """examples:
   river jobs submit clip.mov "make the dog look like bronze" --range 30:111 --out edit1 --watch
-  river jobs submit clip.mov --targets 3 --op blur --range 0:240 --out redacted
+  river jobs submit clip.mov --targets 3 --op blur --range 01:00:00:00-01:00:08:00 --out redacted
   river jobs submit clip.mov "remove the sign" --confirm --watch   (stops at the plan for review)
-  river jobs confirm JOB_ID --plan edited-plan.json
+  river jobs plan JOB_ID > plan.json                               (the proposed plan, to edit)
+  river jobs confirm JOB_ID --plan plan.json
   river jobs list --state running --state queued
   river jobs watch JOB_ID --json                                   (JSON Lines, one event a line)
 
-The server runs the jobs (one is started on demand by `submit`); media and outputs are paths on
-its machine. watch and wait exit 0 when the job succeeded or awaits confirmation, 1 when it failed,
-130 when it was cancelled, 124 when wait's --timeout passed first."""
+The server runs the jobs (one is started on demand by `submit`); media are paths on its machine,
+--out a folder name under its output root. watch and wait exit 0 when the job succeeded or awaits
+confirmation, 1 when it failed, 130 when it was cancelled, 124 when wait's --timeout passed first."""
 
 
 class InputError(Exception):
-    """Bad local input (a flag's value, an unreadable file): reported in one line naming the flag."""
+    """Bad local input (a flag's value, an unreadable file): reported in one line naming the flag (exit 2)."""
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -87,20 +90,23 @@ def add_commands(
     p.add_argument("media", help="the clip (a path the server can read; made absolute)")
     p.add_argument("query", nargs="?", help="the editing request (reasoned into a plan)")
     p.add_argument("--kind", choices=tuple(KINDS), help="default: edit (render with --plan)")
-    p.add_argument("--range", metavar="START:END", help="source frames, half-open: 30:120 is 30 to 119")
+    p.add_argument("--range", metavar="RANGE",
+                   help="START:END frames (half-open; 275: and :17 work) or HH:MM:SS:FF-HH:MM:SS:FF timecode")
     p.add_argument("--rate", metavar="NUM/DEN", help="the rate the host assumes, e.g. 30000/1001 (checked)")
     p.add_argument("--timecode", default="", metavar="TC", help="the host's timecode at START (recorded)")
     p.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames to render each side")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--targets", help="twin objects: ids or categories, comma-separated (3,5 or dog)")
     what.add_argument("--plan", type=Path, metavar="PLAN.json", help="render a plan (implies --kind render)")
-    p.add_argument("--op", choices=OP_CHOICES, help="what to do to the targets (server default: generate)")
+    p.add_argument("--op", help="what to do to the targets: generate (default) or an instant op")
     p.add_argument("--prompt", default="", help="--op generate: what the targets become")
     p.add_argument("--remove", action="store_true", help="--op generate: remove the targets instead")
-    p.add_argument("--color", default="", help="--op recolor: a CSS color name or #RRGGBB")
-    p.add_argument("--profile", choices=("paper", "tiny"), help="model profile (default: the server's)")
-    p.add_argument("--format", choices=FORMAT_CHOICES, help="edited media format (default prores)")
-    p.add_argument("--out", metavar="DIR", help="output folder (made absolute; default: the server names it)")
+    p.add_argument("--color", default="", help="--op recolor (needed), mask_out, highlight: a CSS color")
+    p.add_argument("--profile", help="model profile: the server's (it runs one; see capabilities)")
+    p.add_argument("--format", help="edited media format (default prores; the server's list)")
+    p.add_argument("--deliver", metavar="LIST", help="what to write, comma-separated (default all)")
+    p.add_argument("--name", default="", help="file name of the edited media, without extension")
+    p.add_argument("--out", metavar="NAME", help="output folder under the server's output root")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--confirm", action="store_true", help="stop with the plan for review before rendering")
     p.add_argument("--seed", type=int, help="render seed (default 0)")
@@ -116,6 +122,13 @@ def add_commands(
     p.add_argument("--no-start", action="store_true", help="fail instead of starting a server")
     p.add_argument("--watch", action="store_true", help="then follow the job as `river jobs watch` does")
     p.set_defaults(handler=cmd_submit)
+
+    p = cmds.add_parser("capabilities", parents=parents, help="what the server runs: profile, ops, formats")
+    p.set_defaults(handler=cmd_capabilities)
+
+    p = cmds.add_parser("plan", parents=parents, help="print a job's plan as JSON (> plan.json)")
+    p.add_argument("job_id", metavar="ID")
+    p.set_defaults(handler=cmd_plan)
 
     p = cmds.add_parser("get", parents=parents, help="show a job")
     p.add_argument("job_id", metavar="ID")
@@ -156,19 +169,50 @@ def add_commands(
 
 
 def _one_line_errors(fn: Handler) -> Handler:
-    """BridgeError and bad input become ``river: error: …`` and exit 1 (river's main knows neither)."""
+    """BridgeError and bad input become ``river: error: …`` (river's main knows neither): exit 2 for a
+    request refused as invalid or a bad flag, 1 otherwise; the server's field names become flags."""
 
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
         try:
             return fn(args)
-        except (BridgeError, InputError) as exc:
+        except InputError as exc:
             if getattr(args, "debug", False):
                 raise
             _error(str(exc))
+            return EXIT_USAGE
+        except BridgeError as exc:
+            if getattr(args, "debug", False):
+                raise
+            if exc.code == "INVALID_ARGUMENT":
+                _error(as_flags(exc.details))
+                return EXIT_USAGE
+            _error(f"{exc.code}: {as_flags(exc.details)}")
             return EXIT_ERROR
 
     return run
+
+
+# The API's field paths as `river jobs submit` spells them (presentation only: the rules are the server's).
+SPEC_FLAGS = {
+    "spec.media.path": "MEDIA", "spec.media.range": "--range", "spec.media.handles": "--handles",
+    "spec.media.rate": "--rate", "spec.query": '"query"', "spec.targets.items": "--targets",
+    "spec.plan_json": "--plan", "spec.what": "what to change", "spec.kind": "--kind",
+    "spec.render.guidance_scale": "--guidance", "spec.render.conditioning_scale": "--conditioning-scale",
+    "spec.render.seed": "--seed", "spec.render.steps": "--steps", "spec.render.window": "--window",
+    "spec.render.overlap": "--overlap", "spec.output": "--out",
+}  # fmt: skip
+_SPEC_PATH = re.compile(r"\bspec(?:\.[a-z_]+)+")
+
+
+def as_flags(message: str) -> str:
+    """A server message with its field paths spelled as flags: ``spec.color`` → ``--color``."""
+
+    def flag(match: re.Match[str]) -> str:
+        path = match.group(0)
+        return SPEC_FLAGS.get(path) or "--" + path.rsplit(".", 1)[-1].replace("_", "-")
+
+    return _SPEC_PATH.sub(flag, message)
 
 
 # -- handlers --------------------------------------------------------------------------------
@@ -176,9 +220,10 @@ def _one_line_errors(fn: Handler) -> Handler:
 
 @_one_line_errors
 def cmd_submit(args: argparse.Namespace) -> int:
-    spec = spec_from_args(args)  # all local checks first: no server is started for a typo
+    spec = spec_from_args(args)  # the flags' own syntax first: no server is started for a typo
     with _connect(args, start=not args.no_start) as client:
         _wait_until_ready(client, args)
+        check_choices(spec, client.capabilities())
         job = client.submit(spec, request_id=args.request_id)
         if args.json:
             _print_message(job, lines=args.watch)
@@ -192,6 +237,43 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if not args.watch:
             return EXIT_OK
         return _follow(client, job.id, 0, args)
+
+
+@_one_line_errors
+def cmd_capabilities(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        caps = client.capabilities()
+    if args.json:
+        _print_message(caps)
+        return EXIT_OK
+    print(f"RIVER NLE server {caps.server_version} ({caps.api_version}), pid {caps.pid}, "
+          f"{'ready' if caps.ready else 'loading its models'}")  # fmt: skip
+    for label, values in (
+        ("profile", [caps.default_profile]),
+        ("ops", caps.ops),
+        ("formats", caps.formats),
+        ("deliverables", caps.deliverables),
+        ("media roots", caps.media_roots),
+        ("output root", [caps.output_root]),
+    ):
+        print(f"  {label:<13}{', '.join(values)}")
+    for role, model in sorted(caps.models.items()):
+        print(f"  model        {role}: {model}")
+    return EXIT_OK
+
+
+@_one_line_errors
+def cmd_plan(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        job = client.get_job(args.job_id)
+    if not job.HasField("plan") or not job.plan.plan_json:
+        raise BridgeError(
+            "FAILED_PRECONDITION",
+            f"job {job.id} has no plan yet ({state_name(job.state)}); "
+            f"a plan job or an edit submitted with --confirm has one: river jobs wait {job.id}",
+        )
+    print(json.dumps(json.loads(job.plan.plan_json), indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 @_one_line_errors
@@ -309,26 +391,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
-    """The EditSpec ``river jobs submit`` sends; InputError names the flag at fault."""
-    frames = parse_range(args.range) if args.range else None
+    """The EditSpec ``river jobs submit`` sends. Only the flags' own syntax is checked here (InputError
+    names the flag); how they fit together is the server's to say."""
     rate = parse_rate(args.rate) if args.rate else None
     targets = None
     if args.targets is not None:
         targets = [t.strip() for t in args.targets.split(",") if t.strip()]
         if not targets:
             raise InputError("--targets is empty; list object ids or categories, e.g. --targets 3,5")
-    if args.query is not None and (args.plan or targets):
-        raise InputError("give either a query or --plan/--targets, not both")
     plan_json = _read_plan(args.plan, "--plan") if args.plan else None
+    if args.query is not None and (plan_json is not None or targets):
+        raise InputError("give either a query or --plan/--targets, not both")
     kind = args.kind or ("render" if plan_json is not None else "edit")
-    _check_kind(kind, args.query, targets, plan_json)
-    op = args.op or ""
-    if op not in ("", "generate") and (args.prompt or args.remove):
-        raise InputError(f"--prompt and --remove go with --op generate, not --op {op}")
-    if op == "recolor" and not args.color:
-        raise InputError("--op recolor needs --color (a CSS color name or #RRGGBB)")
-    if args.handles < 0:
-        raise InputError(f"--handles {args.handles} must be 0 or more frames")
+    deliver = [d.strip() for d in args.deliver.split(",") if d.strip()] if args.deliver else None
     render = {
         name: getattr(args, name)
         for name in ("seed", "steps", "guidance_scale", "conditioning_scale", "window", "overlap")
@@ -337,46 +412,26 @@ def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
     render.update({name: True for name in ("no_matte", "no_preview", "no_sheet") if getattr(args, name)})
     try:
         return RiverClient.edit_spec(
-            args.media, kind=kind, frames=frames, rate=rate, timecode=args.timecode,
-            handles=args.handles, query=args.query, targets=targets, plan_json=plan_json, op=op,
+            args.media, kind=kind, range_text=args.range or "", rate=rate, timecode=args.timecode,
+            handles=args.handles, query=args.query, targets=targets, plan_json=plan_json, op=args.op or "",
             prompt=args.prompt, remove=args.remove, color=args.color, profile=args.profile or "",
-            format=args.format or "", output=os.path.abspath(args.out) if args.out else "",  # noqa: PTH100
+            format=args.format or "", name=args.name, deliver=deliver, output=args.out or "",
             overwrite=args.overwrite, confirm=args.confirm, render=render or None,
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from exc
 
 
-def _check_kind(kind: str, query: str | None, targets: list[str] | None, plan_json: str | None) -> None:
-    # The proto's table: TWIN a query or nothing, PLAN a query, RENDER a plan, EDIT a query or targets.
-    # Checked here too, so a typo fails before a server is started for it.
-    if kind == "twin" and (targets or plan_json is not None):
-        raise InputError("--kind twin takes a query or nothing, not --targets or --plan")
-    if kind == "plan" and query is None:
-        raise InputError('--kind plan needs a query: river jobs submit MEDIA "query" --kind plan')
-    if kind == "render" and plan_json is None:
-        raise InputError("--kind render needs --plan PLAN.json (a plan from a plan job, maybe edited)")
-    if kind == "edit" and plan_json is not None:
-        raise InputError("--plan goes with --kind render (the default with --plan), not --kind edit")
-    if kind == "edit" and query is None and not targets:
-        raise InputError(
-            'say what to change: river jobs submit MEDIA "query", --targets IDS --op ACTION, '
-            "or --plan PLAN.json"
-        )
-
-
-def parse_range(text: str) -> tuple[int, int]:
-    """``"30:120"`` → (30, 120): source frames, half-open."""
-    start, sep, end = text.partition(":")
-    try:
-        frames = (int(start), int(end))
-    except ValueError:
-        frames = None
-    if not sep or frames is None or frames[0] < 0 or frames[1] <= frames[0]:
-        raise InputError(
-            f"--range {text!r} must be START:END source frames with 0 <= START < END, e.g. --range 30:120"
-        )
-    return frames
+def check_choices(spec: bridge_pb2.EditSpec, caps: bridge_pb2.Capabilities) -> None:
+    """--op, --format, --profile and --deliver against the lists the server gave (GetCapabilities)."""
+    for flag, value, allowed in (
+        ("--op", spec.op, caps.ops),
+        ("--format", spec.format, caps.formats),
+        ("--profile", spec.profile, caps.profiles),
+        *(("--deliver", d, caps.deliverables) for d in spec.deliver),
+    ):
+        if value and allowed and value not in allowed:
+            raise InputError(f"{flag} {value!r} is not one of this server's: {', '.join(allowed)}")
 
 
 def parse_rate(text: str) -> tuple[int, int]:

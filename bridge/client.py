@@ -317,6 +317,7 @@ class RiverClient:
         *,
         kind: str = "edit",
         frames: tuple[int, int] | None = None,
+        range_text: str = "",
         rate: tuple[int, int] | None = None,
         timecode: str = "",
         handles: int = 0,
@@ -329,20 +330,25 @@ class RiverClient:
         color: str = "",
         profile: str = "",
         format: str = "",
+        name: str = "",
+        deliver: Sequence[str] | None = None,
         output: str = "",
         overwrite: bool = False,
         confirm: bool = False,
         render: Mapping[str, Any] | None = None,
         host_context: Mapping[str, str] | None = None,
     ) -> bridge_pb2.EditSpec:
-        """The EditSpec of one job (see :meth:`submit_edit`); ValueError names a bad argument.
+        """The EditSpec of one job (see :meth:`submit_edit`); ValueError names an argument that does
+        not fit the message. Every rule between the fields is the server's (INVALID_ARGUMENT naming them).
 
         >>> spec = river.edit_spec("clip.mov", targets=["dog"], op="blur", frames=(0, 240))
         >>> river.submit_batch([spec, river.edit_spec("b.mov", query="remove the sign")])
         """
         # abspath, not resolve(): normalized, but through the same symlinks the host uses.
         path = os.path.abspath(os.fspath(media))  # noqa: PTH100
-        ref = bridge_pb2.MediaRef(path=path, timecode=timecode, handles=handles)
+        ref = bridge_pb2.MediaRef(path=path, timecode=timecode, handles=handles, range_text=range_text)
+        if frames is not None and range_text:
+            raise ValueError("give the range as frames or as range_text, not both")
         if frames is not None:
             start, end = frames
             if start < 0 or end <= start:
@@ -357,8 +363,8 @@ class RiverClient:
             raise ValueError(f"handles {handles} must be 0 or more frames")
         spec = bridge_pb2.EditSpec(
             kind=kind_value(kind), media=ref, op=op, prompt=prompt, remove=remove, color=color,
-            profile=profile, format=format, output=output, overwrite=overwrite, confirm=confirm,
-            host_context=dict(host_context or {}),
+            profile=profile, format=format, name=name, deliver=list(deliver or ()), output=output,
+            overwrite=overwrite, confirm=confirm, host_context=dict(host_context or {}),
         )  # fmt: skip
         given = [
             name
@@ -393,6 +399,7 @@ class RiverClient:
         *,
         kind: str = "edit",
         frames: tuple[int, int] | None = None,
+        range_text: str = "",
         rate: tuple[int, int] | None = None,
         timecode: str = "",
         handles: int = 0,
@@ -405,6 +412,8 @@ class RiverClient:
         color: str = "",
         profile: str = "",
         format: str = "",
+        name: str = "",
+        deliver: Sequence[str] | None = None,
         output: str = "",
         overwrite: bool = False,
         confirm: bool = False,
@@ -415,8 +424,11 @@ class RiverClient:
         """Queue one job and return it at once (QUEUED).
 
         ``media`` is made absolute here (the server's working directory is not ours); ``frames`` is the
-        half-open source range, ``rate`` the host's (num, den); at most one of ``query``, ``targets`` or
-        ``plan_json`` says what to change; ``render`` holds RenderOptions fields (seed, steps, …).
+        half-open source range (or ``range_text`` as an editor types it: ``"275:"``,
+        ``"01:00:01:00-01:00:02:10"``), ``rate`` the host's (num, den); at most one of ``query``,
+        ``targets`` or ``plan_json`` says what to change; ``render`` holds RenderOptions fields (seed,
+        steps, …); ``deliver`` picks deliverables (Capabilities.deliverables), ``name`` the media's file
+        name; ``output`` is a folder name under the server's output root (or an absolute path in it).
 
         ``request_id`` makes the call idempotent: the same id returns the same job, so a retry after a
         lost answer never queues twice. It defaults to a fresh one per call.
@@ -424,10 +436,10 @@ class RiverClient:
         >>> job = river.submit_edit("clip.mov", query="make the dog bronze", frames=(30, 111), output="edit1")
         """
         spec = RiverClient.edit_spec(
-            media, kind=kind, frames=frames, rate=rate, timecode=timecode, handles=handles, query=query,
-            targets=targets, plan_json=plan_json, op=op, prompt=prompt, remove=remove, color=color,
-            profile=profile, format=format, output=output, overwrite=overwrite, confirm=confirm,
-            render=render, host_context=host_context,
+            media, kind=kind, frames=frames, range_text=range_text, rate=rate, timecode=timecode,
+            handles=handles, query=query, targets=targets, plan_json=plan_json, op=op, prompt=prompt,
+            remove=remove, color=color, profile=profile, format=format, name=name, deliver=deliver,
+            output=output, overwrite=overwrite, confirm=confirm, render=render, host_context=host_context,
         )  # fmt: skip
         return self.submit(spec, request_id=request_id)
 

@@ -24,6 +24,10 @@ class RangeError(RiverError, ValueError):
     """A frame range is malformed or outside the clip."""
 
 
+class OutOfRangeError(RangeError):
+    """A well-formed range that lies outside the clip, the twin or the plan it must be inside."""
+
+
 class OutputError(RiverError, OSError):
     """An output cannot be written where asked (exists, equals a source, disk full...)."""
 

@@ -23,12 +23,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bridge import discovery
 from bridge.server.config import ServerConfig
-from bridge.server.execute import WarmModels
 from bridge.server.runner import LocalRunner, remove_staging
 from bridge.server.service import SERVICE_NAME, BridgeService, Readiness
 from bridge.server.store import JobStore
 from bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from river_core import __version__
+from river_core.pipeline import RiverPipeline
 
 log = logging.getLogger("river.bridge")
 
@@ -87,12 +87,20 @@ class BridgeServer:
     """``start()`` → serving (models may still load), ``stop()`` → gone, discovery file removed."""
 
     def __init__(
-        self, config: ServerConfig, *, llm: str | None = None, say: Callable[[str], None] | None = None
+        self,
+        config: ServerConfig,
+        *,
+        llm: str | None = None,
+        say: Callable[[str], None] | None = None,
+        pipeline: RiverPipeline | None = None,
     ) -> None:
         self.config = config
         self.say = say or (lambda line: log.info("%s", line))
         self.readiness = Readiness()
-        self.models = WarmModels(device=config.device, dtype=config.dtype, llm_spec=llm)
+        # One pipeline for every job: each model is loaded once (at start, or when a job first needs it).
+        self.pipeline = pipeline or RiverPipeline.from_pretrained(
+            config.profile, device=config.device, dtype=config.dtype, llm=llm, say=self.say
+        )
         self.discovery_file = config.discovery or discovery.discovery_path()
         self.address = ""
         self.token = discovery.new_token()
@@ -123,7 +131,7 @@ class BridgeServer:
                 f"job {record.id} was running when the server stopped: FAILED"
                 + (f" (removed {len(removed)} temporaries)" if removed else "")
             )
-        runner = self.runner = LocalRunner(store, config, self.models)
+        runner = self.runner = LocalRunner(store, config, self.pipeline)
         service = BridgeService(store, runner, config, self.readiness, __version__, os.getpid())
         server = self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="river-rpc"),
@@ -196,7 +204,7 @@ class BridgeServer:
     def _preload(self) -> None:
         self.readiness.loading = "editor and reasoner"
         try:
-            self.models.preload(self.config.profile, self.say)
+            self.pipeline.preload()
         except Exception as exc:  # the server still serves; the jobs that need the model fail with this
             log.warning("preloading the %s models failed", self.config.profile, exc_info=True)
             self.say(f"warning: could not preload the {self.config.profile} models: {exc}")

@@ -112,5 +112,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
         say("stopping")
         server.stop()
     return 0
-
-

@@ -1,11 +1,13 @@
-"""What each job kind does on the engine, given a normalised spec.
+"""What each job kind does on the engine, given a normalised spec: the engine's request through the
+server's one :class:`~river_core.pipeline.RiverPipeline` (models loaded once, kept warm).
 
 - ``TWIN``: the twin of the range → ``<output>/twin.json``;
 - ``PLAN``: twin + reasoner → ``<output>/plan.json`` and ``twin.json`` (a plan an editor can review,
   change and send back as a ``RENDER`` job);
-- ``RENDER``: the given plan → the deliverables of :class:`~river_core.pipeline.RiverPipeline`;
+- ``RENDER``: the given plan → the deliverables;
 - ``EDIT``: query or targets → plan → deliverables. With ``confirm`` the first run stops after the
-  plan (steps 1–5) with a preview; once confirmed, the second run renders the confirmed plan.
+  plan (steps 1–5) with a preview and keeps the twin it was made on, so :func:`check_confirmed_plan`
+  can check an edited plan when the editor confirms it; the second run renders the confirmed plan.
 
 Every output folder is written atomically; a cancelled or failed job leaves none.
 """
@@ -13,26 +15,26 @@ Every output folder is written atomically; a cancelled or failed job leaves none
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from bridge.server.validate import engine_request
 from bridge.v1 import bridge_pb2 as pb
-from river_core.atomic import atomic_path
-from river_core.media import FrameRange
-from river_core.pipeline import PROFILES, EditJob, PipelineResult, Profile, RiverPipeline
+from river_core.pipeline import PipelineJob, PipelineResult, RiverPipeline
 from river_core.progress import CancelToken, ProgressCallback
+from river_core.reasoning.plan import EditPlan, describe_plan, plan_problems
+from river_core.twin.schema import load_twin, twin_json_text
 
-PROPOSED_PLAN = "proposed_plan.json"
-CONFIRMED_PLAN = "confirmed_plan.json"
+PROPOSED_TWIN = "proposed_twin.json"
 TARGETS_SHEET = "targets.png"
 
 
 @dataclass
 class JobContext:
-    """One run of one job: its spec, a private work folder and the runner's callbacks."""
+    """One run of one job: its spec, the plan the editor confirmed (if any), a private work folder
+    and the runner's callbacks."""
 
     job_id: str
     spec: pb.EditSpec
@@ -41,6 +43,7 @@ class JobContext:
     say: Callable[[str], None]
     cancel: CancelToken
     emit_plan: Callable[[dict[str, Any]], None]
+    confirmed_plan: EditPlan | None = None
 
 
 @dataclass
@@ -52,240 +55,53 @@ class Outcome:
     awaiting: bool = False
 
 
-@dataclass
-class WarmModels:
-    """The editor and the reasoner LLM kept loaded between jobs (the expensive part of a job).
-
-    One editor is kept: a job that needs another (profile, checkpoint, device) replaces it, so a
-    GPU never holds two. Replayed LLMs are stateful scripts and are read anew for each job.
-    """
-
-    device: str | None = None
-    dtype: str | None = None
-    llm_spec: str | None = None
-    _editor: tuple[tuple[Any, ...], Any] | None = None
-    _llm: tuple[tuple[Any, ...], Any] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def editor(self, job: EditJob) -> Any:
-        """The editor ``job`` asks for (``editor_loader`` of the pipeline)."""
-        return self.load_editor(
-            job.profile,
-            model=job.model,
-            revision=job.revision,
-            device=job.device,
-            dtype=job.dtype,
-            offload=job.offload,
-            seed=job.seed,
-        )
-
-    def load_editor(self, profile: str, **options: Any) -> Any:
-        # The tiny profile's weights come from the seed; a paper checkpoint's do not.
-        key = (
-            (profile, *sorted(options.items()))
-            if profile == "tiny"
-            else (profile, *sorted((k, v) for k, v in options.items() if k != "seed"))
-        )
-        with self._lock:
-            if self._editor is None or self._editor[0] != key:
-                from river_core.editing.vace import load_editor
-
-                self._editor = None  # drop the old one before loading the next
-                self._editor = (key, load_editor(profile, **options))
-            return self._editor[1]
-
-    def llm(self, job: EditJob) -> Any:
-        """The reasoner LLM ``job`` asks for (``llm_loader`` of the pipeline)."""
-        return self.load_llm(job.llm or job.profile, device=job.device, dtype=job.dtype)
-
-    def load_llm(self, spec: str, *, device: str | None, dtype: str | None) -> Any:
-        from river_core.cli_reasoning import make_llm
-
-        if spec.startswith("replay:"):
-            return make_llm(spec)
-        key = (spec, device, dtype)
-        with self._lock:
-            if self._llm is None or self._llm[0] != key:
-                self._llm = None
-                self._llm = (key, make_llm(spec, device=device, dtype=dtype))
-            return self._llm[1]
-
-    def preload(self, profile: str, say: Callable[[str], None]) -> None:
-        """Load the profile's editor and reasoner now, so the first job does not wait for them."""
-        say(f"loading the {profile} editor")
-        self.load_editor(
-            profile, model=None, revision=None, device=self.device, dtype=self.dtype, offload="auto", seed=0
-        )
-        spec = self.llm_spec or profile
-        if not spec.startswith("replay:"):
-            say(f"loading the reasoner LLM ({spec})")
-            self.load_llm(spec, device=self.device, dtype=self.dtype)
-
-
-def edit_job(spec: pb.EditSpec, models: WarmModels, *, plan_path: Path | None = None) -> EditJob:
-    """The pipeline job for a normalised spec (``plan_path``: render that plan instead)."""
-    what = spec.WhichOneof("what")
-    r = spec.render
-    return EditJob(
-        media=Path(spec.media.path),
-        out=Path(spec.output),
-        query=spec.query if what == "query" and plan_path is None else None,
-        plan_path=plan_path,
-        targets=tuple(spec.targets.items) if what == "targets" and plan_path is None else (),
-        action=spec.op,
-        prompt=spec.prompt or None,
-        color=spec.color or None,
-        remove=spec.remove,
-        frame_range=FrameRange(spec.media.range.start, spec.media.range.end),
-        profile=_profile(spec.profile),
-        fmt=spec.format,
-        overwrite=spec.overwrite,
-        llm=models.llm_spec,
-        seed=r.seed if r.HasField("seed") else 0,
-        steps=r.steps if r.HasField("steps") else None,
-        guidance_scale=r.guidance_scale if r.HasField("guidance_scale") else None,
-        conditioning_scale=r.conditioning_scale if r.HasField("conditioning_scale") else None,
-        window=r.window if r.HasField("window") else None,
-        overlap=r.overlap if r.HasField("overlap") else None,
-        device=models.device,
-        dtype=models.dtype,
-        matte=not r.no_matte,
-        preview=not r.no_preview,
-        sheet=not r.no_sheet,
-    )
-
-
-def execute(ctx: JobContext, models: WarmModels) -> Outcome:
+def execute(ctx: JobContext, pipeline: RiverPipeline) -> Outcome:
     """Run the job's kind; raises what the engine raises (the runner turns it into a state)."""
-    kind = ctx.spec.kind
-    if kind == pb.JOB_KIND_TWIN:
-        return _twin(ctx, models)
-    if kind == pb.JOB_KIND_PLAN:
-        return _plan(ctx, models)
-    if kind == pb.JOB_KIND_RENDER:
-        plan_path = ctx.work_dir / "plan.json"
-        plan_path.write_text(ctx.spec.plan_json, encoding="utf-8")
-        return _render(ctx, models, plan_path)
-    confirmed = ctx.work_dir / CONFIRMED_PLAN
-    if confirmed.is_file():
-        return _render(ctx, models, confirmed)
-    return _render(ctx, models, None)
+    request = engine_request(ctx.spec, plan=ctx.confirmed_plan)
+    job = pipeline.start(request, progress=ctx.progress, cancel=ctx.cancel, say=ctx.say)
+    if request.kind == "twin":
+        result = job.run()
+        return Outcome(results=_folder_results(result))
+    if request.kind == "plan":
+        result = job.run()
+        preview = plan_preview(job, ctx, draw=False)
+        ctx.emit_plan(preview)
+        return Outcome(results=_folder_results(result), plan=preview)
+    job.check_inputs()
+    twin = job.twin()
+    if request.query is not None:
+        job.reason()
+    job.plan()
+    job.masks()
+    if ctx.spec.confirm and ctx.confirmed_plan is None:
+        (ctx.work_dir / PROPOSED_TWIN).write_text(twin_json_text(twin), encoding="utf-8")
+        return Outcome(plan=plan_preview(job, ctx, draw=True), awaiting=True)
+    ctx.emit_plan(plan_preview(job, ctx, draw=False, confirmed=ctx.confirmed_plan is not None))
+    return Outcome(results=delivery_results(job.deliver()))
 
 
-def _pipeline(ctx: JobContext, job: EditJob, models: WarmModels) -> RiverPipeline:
-    return RiverPipeline(
-        job,
-        progress=ctx.progress,
-        cancel=ctx.cancel,
-        say=ctx.say,
-        editor_loader=models.editor,
-        llm_loader=models.llm,
-    )
+def check_confirmed_plan(work_dir: Path, plan: EditPlan) -> list[str]:
+    """Why ``plan`` cannot be rendered on the twin the job proposed its plan on (empty: it can)."""
+    twin = load_twin(work_dir / PROPOSED_TWIN)
+    if plan.twin.content_hash != twin.video.content_hash:
+        return ["it was made on other media than this job's"]
+    problems = plan_problems(plan, twin)
+    if not plan.operations:
+        problems.append("it has no operations")
+    return problems
 
 
-def _twin(ctx: JobContext, models: WarmModels) -> Outcome:
-    from river_core.twin.build import build_twin
-    from river_core.twin.schema import twin_json_text
-
-    spec = ctx.spec
-    media, out = Path(spec.media.path), Path(spec.output)
-    outcome = build_twin(
-        media,
-        FrameRange(spec.media.range.start, spec.media.range.end),
-        spec.query if spec.WhichOneof("what") == "query" else None,
-        profile=_profile(spec.profile),
-        device=models.device,
-        dtype=models.dtype,
-        seed=spec.render.seed if spec.render.HasField("seed") else 0,
-        progress=ctx.progress,
-        cancel=ctx.cancel,
-    )
-    twin = outcome.twin
-    ctx.say(
-        f"twin: {len(twin.frames)} frames, {len(twin.tracks)} objects"
-        + (" (from the cache)" if outcome.cache_hit else f" (built in {outcome.elapsed_s:.1f} s)")
-    )
-    with atomic_path(out, directory=True, sources=[media], overwrite=spec.overwrite) as tmp:
-        (tmp / "twin.json").write_text(twin_json_text(twin), encoding="utf-8")
-    summary = {
-        "cache": "hit" if outcome.cache_hit else "miss",
-        "cache_key": outcome.cache_key,
-        "frames": len(twin.frames),
-        "tracks": len(twin.tracks),
-        "objects": [{"id": t.id, "category": t.category} for t in twin.tracks],
-    }
-    return Outcome(
-        results={
-            "output_dir": str(out),
-            "twin": str(out / "twin.json"),
-            "frames": len(twin.frames),
-            "summary_json": json.dumps(summary),
-        }
-    )
-
-
-def _plan(ctx: JobContext, models: WarmModels) -> Outcome:
-    from river_core.reasoning.plan import save_plan
-    from river_core.twin.schema import twin_json_text
-
-    spec = ctx.spec
-    job = edit_job(spec, models)
-    pipeline = _pipeline(ctx, job, models)
-    pipeline.check_inputs()
-    twin = pipeline.twin()
-    pipeline.reason()
-    plan = pipeline.plan()
-    preview = plan_preview(pipeline, ctx, draw=False)
-    ctx.emit_plan(preview)
-    with atomic_path(job.out, directory=True, sources=[job.media], overwrite=job.overwrite) as tmp:
-        save_plan(plan, tmp / "plan.json")
-        (tmp / "twin.json").write_text(twin_json_text(twin), encoding="utf-8")
-    return Outcome(
-        results={
-            "output_dir": str(job.out),
-            "plan": str(job.out / "plan.json"),
-            "twin": str(job.out / "twin.json"),
-            "frames": len(twin.frames),
-            "summary_json": json.dumps({"operations": len(plan.operations)}),
-        },
-        plan=preview,
-    )
-
-
-def _render(ctx: JobContext, models: WarmModels, plan_path: Path | None) -> Outcome:
-    spec = ctx.spec
-    job = edit_job(spec, models, plan_path=plan_path)
-    pipeline = _pipeline(ctx, job, models)
-    pipeline.check_inputs()
-    pipeline.twin()
-    if job.query is not None:
-        pipeline.reason()
-    pipeline.plan()
-    pipeline.masks()
-    awaiting = spec.confirm and plan_path is None
-    preview = plan_preview(pipeline, ctx, draw=awaiting)
-    if awaiting:
-        from river_core.reasoning.plan import save_plan
-
-        save_plan(pipeline.plan(), ctx.work_dir / PROPOSED_PLAN)
-        return Outcome(plan=preview, awaiting=True)
-    ctx.emit_plan(preview)
-    return Outcome(results=delivery_results(pipeline.deliver()))
-
-
-def plan_preview(pipeline: RiverPipeline, ctx: JobContext, *, draw: bool) -> dict[str, Any]:
+def plan_preview(job: PipelineJob, ctx: JobContext, *, draw: bool, confirmed: bool = False) -> dict[str, Any]:
     """The plan as the editor reviews it (fields of ``PlanPreview``); ``draw`` adds a contact
     sheet of the twin's masks over the range."""
-    from river_core.cli_reasoning import describe_plan
-
-    plan, twin = pipeline.state.plan, pipeline.state.twin
+    plan, twin = job.state.plan, job.state.twin
     assert plan is not None and twin is not None, "plan_preview runs after the plan step"
     targets = [
         {
             "id": t.id,
             "category": t.category,
             "attributes": t.attributes,
-            "frames": [{"start": s.start, "end": s.end} for s in t.frames],
+            "frames": [r.to_json() for r in t.frames],
         }
         for op in plan.operations
         for t in op.targets
@@ -294,25 +110,57 @@ def plan_preview(pipeline: RiverPipeline, ctx: JobContext, *, draw: bool) -> dic
         "plan_json": json.dumps(plan.to_json()),
         "explanation": describe_plan(plan),
         "targets": targets,
+        "confirmed": confirmed,
     }
     if draw:
         from river_core.twin.render import render_sheet
 
-        sheet = render_sheet(twin, pipeline.job.media, ctx.work_dir / TARGETS_SHEET, count=6, overwrite=True)
+        sheet = render_sheet(twin, job.request.media, ctx.work_dir / TARGETS_SHEET, count=6, overwrite=True)
         preview["preview_image"] = str(sheet)
     return preview
+
+
+def _folder_results(result: PipelineResult) -> dict[str, Any]:
+    """The fields of ``Results`` for a twin or plan job."""
+    out = result.output_dir
+    assert out is not None, "the server always names an output folder"
+    twin = result.twin
+    summary = {
+        "range": str(result.frames),
+        "cache": None if result.twin_cache_hit is None else ("hit" if result.twin_cache_hit else "miss"),
+        "frames": len(twin.frames),
+        "objects": [
+            {
+                "id": t.id,
+                "category": t.category,
+                "attributes": t.attributes,
+                "frames": f"{t.first_frame}:{t.last_frame + 1}",
+            }
+            for t in twin.tracks
+        ],
+    }
+    if result.plan is not None:
+        summary["operations"] = len(result.plan.operations)
+    return {
+        "output_dir": str(out),
+        "twin": str(out / "twin.json"),
+        "plan": str(out / "plan.json") if result.plan is not None else "",
+        "frames": len(twin.frames),
+        "summary_json": json.dumps(summary),
+    }
 
 
 def delivery_results(result: PipelineResult) -> dict[str, Any]:
     """The fields of ``Results`` for a finished render."""
     d = result.delivery
+    assert d is not None
 
     def path(p: Path | None) -> str:
         return "" if p is None else str(p)
 
     return {
         "output_dir": str(d.out_dir),
-        "media": str(d.media),
+        "media": path(d.media),
         "matte_dir": path(d.matte_dir),
         "matte_movie": path(d.matte_movie),
         "preview": path(d.preview),
@@ -324,9 +172,3 @@ def delivery_results(result: PipelineResult) -> dict[str, Any]:
         "qc_flags": list(d.qc.flags),
         "summary_json": json.dumps(result.to_json(), default=str),
     }
-
-
-def _profile(name: str) -> Profile:
-    if name not in PROFILES:  # validate.normalise fills and checks it; a stored spec is trusted
-        raise ValueError(f"unknown profile {name!r}")
-    return cast("Profile", name)

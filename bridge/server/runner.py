@@ -2,8 +2,10 @@
 worker a workstation needs: one job at a time (one GPU), models kept warm between jobs,
 cooperative cancellation between frames, windows and denoising steps.
 
-A studio runner (Ray actors across GPUs) implements the same four calls: ``start``, ``submit``
-(the job is already QUEUED in the store), ``cancel`` and ``stop``; it reports through the store
+The worker holds the server's one :class:`~river_core.pipeline.RiverPipeline`: its models are loaded
+once and serve every job. A studio runner (Ray actors across GPUs, one pipeline each) implements the
+same four calls: ``start``, ``submit`` (the job is already QUEUED in the store), ``cancel`` and
+``stop``; it reports through the store
 exactly as the local worker does (``transition`` and ``append_event``), so the service, the event
 stream and the client do not change.
 """
@@ -18,7 +20,7 @@ import time
 from typing import Any, Protocol
 
 from bridge.server.config import ServerConfig
-from bridge.server.execute import JobContext, WarmModels, execute
+from bridge.server.execute import JobContext, execute
 from bridge.server.store import JobNotFound, JobStore, StateConflict
 from bridge.v1 import bridge_pb2 as pb
 from river_core.errors import (
@@ -30,6 +32,7 @@ from river_core.errors import (
     RiverError,
     TwinValidationError,
 )
+from river_core.pipeline import RiverPipeline
 from river_core.progress import CancelToken, ProgressEvent
 
 log = logging.getLogger("river.bridge")
@@ -55,13 +58,15 @@ class Runner(Protocol):
 def error_kind(exc: BaseException) -> str:
     """The ``JobError.kind`` for an engine exception."""
     from river_core.pipeline import PipelineError
+    from river_core.reasoning.explicit import TargetError
+    from river_core.reasoning.plan import PlanError
 
     for kinds, name in (
         ((MediaError,), "media"),
         ((RangeError,), "range"),
         ((OutputError,), "output"),
         ((ModelUnavailableError,), "model"),
-        ((PipelineError, TwinValidationError), "plan"),
+        ((PipelineError, TwinValidationError, TargetError, PlanError), "plan"),
         ((RiverError,), "invalid"),
     ):
         if isinstance(exc, kinds):
@@ -72,8 +77,8 @@ def error_kind(exc: BaseException) -> str:
 class LocalRunner:
     """One worker thread, one job at a time, from a FIFO queue."""
 
-    def __init__(self, store: JobStore, config: ServerConfig, models: WarmModels) -> None:
-        self.store, self.config, self.models = store, config, models
+    def __init__(self, store: JobStore, config: ServerConfig, pipeline: RiverPipeline) -> None:
+        self.store, self.config, self.pipeline = store, config, pipeline
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._lock = threading.Lock()
         self._current: tuple[str, CancelToken] | None = None
@@ -128,6 +133,11 @@ class LocalRunner:
             if (reason := self.store.get(job_id).cancel_reason) is not None:
                 token.cancel(reason)  # cancelled between the transition and now
             spec = pb.EditSpec.FromString(record.spec)
+            confirmed = None
+            if record.plan and record.plan.get("confirmed"):
+                from river_core.reasoning.plan import EditPlan
+
+                confirmed = EditPlan.model_validate_json(record.plan["plan_json"])
             work_dir = self.config.jobs_dir / job_id
             work_dir.mkdir(parents=True, exist_ok=True)
             ctx = JobContext(
@@ -138,6 +148,7 @@ class LocalRunner:
                 say=lambda line: self._event(job_id, "message", {"text": line}),
                 cancel=token,
                 emit_plan=lambda preview: self._event(job_id, "plan", preview),
+                confirmed_plan=confirmed,
             )
             self._finish(job_id, ctx)
         finally:
@@ -147,7 +158,7 @@ class LocalRunner:
     def _finish(self, job_id: str, ctx: JobContext) -> None:
         running = {"RUNNING"}
         try:
-            outcome = execute(ctx, self.models)
+            outcome = execute(ctx, self.pipeline)
         except Cancelled as exc:
             if self._stopping:
                 self.store.transition(

@@ -9,6 +9,7 @@ a job in the wrong state, ``ALREADY_EXISTS`` for a reused request id or an exist
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import shutil
 import threading
@@ -21,7 +22,7 @@ import grpc
 from bridge.server import validate
 from bridge.server.config import PathRefused, ServerConfig, resolve_output
 from bridge.server.convert import KIND_NAMES, STATE_NAMES, event_message, job_message
-from bridge.server.execute import CONFIRMED_PLAN, PROPOSED_PLAN
+from bridge.server.execute import check_confirmed_plan
 from bridge.server.runner import Runner
 from bridge.server.store import (
     TERMINAL,
@@ -37,6 +38,7 @@ from bridge.server.store import (
 from bridge.server.validate import RequestError, check_job_id, invalid
 from bridge.v1 import bridge_pb2 as pb
 from bridge.v1 import bridge_pb2_grpc as pb_grpc
+from river_core.reasoning.plan import EditPlan, describe_plan
 
 log = logging.getLogger("river.bridge")
 
@@ -120,6 +122,7 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
             models=models,
             formats=list(validate.FORMATS),
             ops=list(validate.OPS),
+            deliverables=list(validate.DELIVERABLES),
             kinds=list(KIND_NAMES),
             media_roots=[str(r) for r in self.config.media_roots],
             output_root=str(self.config.outputs),
@@ -292,14 +295,43 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
                 f"job {job_id} is {record.state}, not AWAITING_CONFIRMATION; only a job submitted with "
                 "confirm stops for its plan",
             )
-        work = self.config.jobs_dir / job_id
+        proposed = record.plan or {}
         if request.plan_json:
-            validate.check_plan_json(request.plan_json, "plan_json")
-            text, note = request.plan_json, "plan confirmed as changed by the editor"
+            plan = validate.check_plan_json(request.plan_json, "plan_json")
+            try:
+                problems = check_confirmed_plan(self.config.jobs_dir / job_id, plan)
+            except FileNotFoundError:
+                raise RequestError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"job {job_id} has lost the twin its plan was made on; submit the job again",
+                ) from None
+            if problems:
+                raise invalid(
+                    "plan_json",
+                    "does not fit the job's twin: "
+                    + "; ".join(problems[:6])
+                    + f"; job {job_id} still awaits "
+                    "confirmation: fix the plan and confirm again, or cancel the job",
+                )
+            note = "plan confirmed as changed by the editor"
         else:
-            text, note = (work / PROPOSED_PLAN).read_text(encoding="utf-8"), "plan confirmed as proposed"
-        (work / CONFIRMED_PLAN).write_text(text, encoding="utf-8")
-        self.store.transition(job_id, "QUEUED", allowed_from={"AWAITING_CONFIRMATION"}, message=note)
+            plan = EditPlan.model_validate_json(proposed["plan_json"])
+            note = "plan confirmed as proposed"
+        confirmed = {
+            **proposed,
+            "plan_json": json.dumps(plan.to_json()),
+            "explanation": describe_plan(plan),
+            "targets": [
+                {"id": t.id, "category": t.category, "attributes": t.attributes,
+                 "frames": [r.to_json() for r in t.frames]}
+                for op in plan.operations
+                for t in op.targets
+            ],
+            "confirmed": True,
+        }  # fmt: skip
+        self.store.transition(
+            job_id, "QUEUED", allowed_from={"AWAITING_CONFIRMATION"}, message=note, plan=confirmed
+        )
         self.runner.submit(job_id)
         return self._job(self.store.get(job_id))
 

@@ -1,9 +1,12 @@
 """Every request field checked before a job exists; the spec normalised before it is stored.
 
-A bad field is ``INVALID_ARGUMENT`` naming the field (``spec.media.range: end 95 is past the clip's
-90 frames``); a path outside the roots is ``PERMISSION_DENIED``; a missing file ``NOT_FOUND``; a range
-past the clip ``OUT_OF_RANGE``; a rate that contradicts the file ``FAILED_PRECONDITION``; an existing
-output folder ``ALREADY_EXISTS``. The normalised spec holds the real media path, the whole range,
+The rules between an edit's fields are the engine's (:class:`river_core.request.EditRequest`, the same
+``river edit`` obeys): a spec becomes an engine request here, and a broken rule comes back as
+``INVALID_ARGUMENT`` naming the spec's fields (``spec.color: goes with spec.op recolor, …``). What only
+the server knows is checked here too: a path outside the roots is ``PERMISSION_DENIED``; a missing
+file ``NOT_FOUND``; a range past the clip ``OUT_OF_RANGE``; a rate that contradicts the file or a
+profile this server does not run ``FAILED_PRECONDITION``; an existing output folder ``ALREADY_EXISTS``.
+The normalised spec holds the real media path, the resolved range the editor chose (handles apart),
 the probed rate, the absolute output folder and every default, so a stored job says exactly what runs.
 """
 
@@ -21,16 +24,19 @@ import grpc
 
 from bridge.server.config import PathRefused, ServerConfig, resolve_media, resolve_output
 from bridge.v1 import bridge_pb2 as pb
-from river_core.cli_edit import FORMAT_CHOICES
-from river_core.editing.render import ACTIONS
-from river_core.pipeline import PROFILES
+from river_core import request as engine
+from river_core.components import PROFILES
+from river_core.media.formats import DELIVERY_FORMATS
+from river_core.media.rational import FrameRange
 
 if TYPE_CHECKING:
     from river_core.media import MediaInfo
+    from river_core.reasoning.plan import EditPlan
 
 # The engine's own lists: what `river edit` accepts is what the bridge accepts.
-OPS: Final = ACTIONS
-FORMATS: Final = FORMAT_CHOICES
+OPS: Final = engine.OPS
+FORMATS: Final = DELIVERY_FORMATS
+DELIVERABLES: Final = engine.DELIVERABLES
 KIND_NAMES: Final = {pb.JOB_KIND_TWIN: "TWIN", pb.JOB_KIND_PLAN: "PLAN", pb.JOB_KIND_RENDER: "RENDER",
                      pb.JOB_KIND_EDIT: "EDIT"}  # fmt: skip
 WHAT: Final[dict[str, set[str | None]]] = {
@@ -39,10 +45,17 @@ WHAT: Final[dict[str, set[str | None]]] = {
     "RENDER": {"plan_json"},
     "EDIT": {"query", "targets"},
 }  # what each kind takes (the EditSpec.what oneof)
-MAX_QUERY: Final = 4000
+ENGINE_KIND: Final = {"TWIN": "twin", "PLAN": "plan", "RENDER": "edit", "EDIT": "edit"}
+FIELD_PATHS: Final = {
+    "media": "spec.media.path", "range": "spec.media.range", "handles": "spec.media.handles",
+    "query": "spec.query", "targets": "spec.targets.items", "plan": "spec.plan_json", "kind": "spec.kind",
+    "guidance": "spec.render.guidance_scale", "seed": "spec.render.seed", "steps": "spec.render.steps",
+    "conditioning_scale": "spec.render.conditioning_scale", "window": "spec.render.window",
+    "overlap": "spec.render.overlap", "twin": "spec.what",
+}  # fmt: skip
+"""Engine request fields → where they are in the API (the rest are ``spec.<field>``)."""
 MAX_PLAN: Final = 1 << 20
 MAX_PATH: Final = 4096
-MAX_HANDLES: Final = 10_000
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -73,7 +86,12 @@ def check_request_id(request_id: str, field: str = "request_id") -> str:
     return request_id
 
 
-def check_plan_json(text: str, field: str) -> dict[str, object]:
+def field_path(name: str) -> str:
+    """Where an engine request field is in the API: ``guidance`` → ``spec.render.guidance_scale``."""
+    return FIELD_PATHS.get(name, f"spec.{name}")
+
+
+def check_plan_json(text: str, field: str) -> EditPlan:
     """A plan document: JSON, an object, within the size limit, valid against the plan schema."""
     if len(text) > MAX_PLAN:
         raise invalid(field, f"is {len(text)} characters; plans are at most {MAX_PLAN}")
@@ -88,12 +106,11 @@ def check_plan_json(text: str, field: str) -> dict[str, object]:
     from river_core.reasoning.plan import EditPlan
 
     try:
-        EditPlan.model_validate(data)
+        return EditPlan.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise invalid(field, f"is not an edit plan: {where}: {first['msg']}") from None
-    return data
 
 
 def normalise(
@@ -109,101 +126,104 @@ def normalise(
     if kind not in KIND_NAMES:
         raise invalid("spec.kind", f"{kind} is not a job kind; use one of TWIN, PLAN, RENDER, EDIT")
     _check_what(spec)
-    _check_options(spec)
-    out.op = spec.op or "generate"
-    out.profile = spec.profile or config.profile
-    out.format = spec.format or "prores"
-    media = _check_media(spec.media, config, _plan_range(spec))
+    if spec.profile and spec.profile not in PROFILES:
+        raise invalid("spec.profile", f"{spec.profile[:64]!r} is not one of: {', '.join(PROFILES)}")
+    if spec.profile and spec.profile != config.profile:
+        raise RequestError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"spec.profile: this server runs the {config.profile} profile (its models are loaded once); "
+            f"leave the profile empty, or start a server with --profile {spec.profile}",
+        )
+    if len(spec.host_context) > 64 or any(
+        len(k) > 128 or len(v) > 4096 for k, v in spec.host_context.items()
+    ):
+        raise invalid("spec.host_context", "at most 64 entries, keys ≤ 128 and values ≤ 4096 characters")
+    request = engine_request(spec)  # every rule between the fields, before any file is touched
+    media, info = _check_media(spec.media, config)
+    try:
+        chosen = request.frames(info)
+    except engine.RequestError as exc:
+        code = grpc.StatusCode.OUT_OF_RANGE if exc.outside else grpc.StatusCode.INVALID_ARGUMENT
+        raise RequestError(code, exc.render(field_path)) from None
     out.media.CopyFrom(media)
-    out.output = str(_output(spec, media, request_id, config, new_output))
+    out.media.range.start, out.media.range.end = chosen.start, chosen.end
+    out.op = request.op or ("generate" if request.targets else "")
+    out.profile = config.profile
+    out.format = request.format
+    del out.deliver[:]
+    out.deliver.extend(sorted(request.deliver, key=DELIVERABLES.index))
+    out.output = str(_output(spec, out.media, request_id, config, new_output))
     return out
 
 
+def engine_request(spec: pb.EditSpec, *, plan: EditPlan | None = None) -> engine.EditRequest:
+    """The engine's request for ``spec`` (``plan``: a confirmed plan in place of its query or targets).
+
+    A broken rule is ``INVALID_ARGUMENT`` naming the spec's fields."""
+    what = spec.WhichOneof("what")
+    if plan is None and what == "plan_json":
+        plan = check_plan_json(spec.plan_json, "spec.plan_json")
+    r = spec.render
+    deliver = list(spec.deliver) or [
+        d
+        for d, off in zip(DELIVERABLES, (False, r.no_matte, r.no_preview, r.no_sheet), strict=True)
+        if not off
+    ]
+    media = spec.media
+    try:
+        frames: FrameRange | str | None = None
+        if media.HasField("range"):
+            frames = FrameRange(media.range.start, media.range.end)
+        elif media.range_text:
+            frames = media.range_text
+        request = engine.EditRequest(
+            media=Path(media.path),
+            kind=ENGINE_KIND[KIND_NAMES[spec.kind]],  # type: ignore[arg-type]
+            query=spec.query if what == "query" else None,
+            targets=tuple(spec.targets.items) if what == "targets" else (),
+            plan=plan if what == "plan_json" else None,
+            op=spec.op or None if what == "targets" else (None if spec.op in ("", "generate") else spec.op),
+            prompt=spec.prompt or None,
+            remove=spec.remove,
+            color=spec.color or None,
+            range=frames,
+            handles=int(media.handles),
+            output=Path(spec.output) if spec.output else None,
+            overwrite=spec.overwrite,
+            format=spec.format or "prores",
+            name=spec.name or None,
+            deliver=frozenset(deliver),
+            seed=r.seed if r.HasField("seed") else 0,
+            steps=r.steps if r.HasField("steps") else None,
+            guidance=r.guidance_scale if r.HasField("guidance_scale") else None,
+            conditioning_scale=r.conditioning_scale if r.HasField("conditioning_scale") else None,
+            window=r.window if r.HasField("window") else None,
+            overlap=r.overlap if r.HasField("overlap") else None,
+        )
+    except engine.RequestError as exc:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, exc.render(field_path)) from None
+    except ValueError as exc:  # a FrameRange that is not a range
+        raise invalid("spec.media.range", str(exc)) from None
+    if plan is not None and what != "plan_json":
+        request = request.with_plan(plan)
+    return request
+
+
 def _check_what(spec: pb.EditSpec) -> None:
+    """The bridge's own kinds: which of query, targets or plan_json each takes."""
     what = spec.WhichOneof("what")
     name = KIND_NAMES[spec.kind]
     allowed = WHAT[name]
     if what not in allowed:
         wanted = " or ".join(sorted(w for w in allowed if w)) or "nothing"
         raise invalid("spec.what", f"a {name} job takes {wanted}, not {what or 'nothing'}")
-    if what == "query":
-        if not spec.query.strip():
-            raise invalid("spec.query", 'is empty; say what to change, e.g. "make the dog look like bronze"')
-        if len(spec.query) > MAX_QUERY:
-            raise invalid("spec.query", f"is {len(spec.query)} characters; at most {MAX_QUERY}")
-    elif what == "targets":
-        items = list(spec.targets.items)
-        if not items or any(not t.strip() or len(t) > 128 for t in items) or len(items) > 256:
-            raise invalid("spec.targets.items", "give 1–256 object ids or categories, each 1–128 characters")
-    elif what == "plan_json":
-        check_plan_json(spec.plan_json, "spec.plan_json")
+    if what == "plan_json" and len(spec.plan_json) > MAX_PLAN:
+        raise invalid("spec.plan_json", f"is {len(spec.plan_json)} characters; plans are at most {MAX_PLAN}")
     if spec.confirm and not (name == "EDIT"):
         raise invalid("spec.confirm", f"only EDIT jobs stop for confirmation; a {name} job does not render")
 
 
-def _check_options(spec: pb.EditSpec) -> None:
-    op = spec.op or "generate"
-    if op not in OPS:
-        raise invalid("spec.op", f"{op[:64]!r} is not one of: {', '.join(OPS)}")
-    if spec.profile and spec.profile not in PROFILES:
-        raise invalid("spec.profile", f"{spec.profile[:64]!r} is not one of: {', '.join(PROFILES)}")
-    if spec.format and spec.format not in FORMATS:
-        raise invalid("spec.format", f"{spec.format[:64]!r} is not one of: {', '.join(FORMATS)}")
-    targets = spec.WhichOneof("what") == "targets"
-    if op != "generate" and spec.kind == pb.JOB_KIND_EDIT and not targets:
-        raise invalid("spec.op", f"--op {op} needs targets (spec.targets) to know what to {op}")
-    if (spec.prompt or spec.remove) and op != "generate":
-        raise invalid("spec.prompt", f"prompt and remove go with op generate, not {op}")
-    if targets and op == "generate" and not (spec.prompt.strip() or spec.remove):
-        raise invalid("spec.prompt", "op generate with targets needs a prompt (the new look) or remove")
-    if op == "recolor":
-        _check_color(spec.color)
-    elif spec.color:
-        raise invalid("spec.color", f"goes with op recolor, not {op}")
-    if len(spec.prompt) > MAX_QUERY:
-        raise invalid("spec.prompt", f"is {len(spec.prompt)} characters; at most {MAX_QUERY}")
-    if len(spec.host_context) > 64 or any(
-        len(k) > 128 or len(v) > 4096 for k, v in spec.host_context.items()
-    ):
-        raise invalid("spec.host_context", "at most 64 entries, keys ≤ 128 and values ≤ 4096 characters")
-    _check_render(spec.render)
-
-
-def _check_color(color: str) -> None:
-    from PIL import ImageColor
-
-    try:
-        ImageColor.getrgb(color)
-    except ValueError:
-        raise invalid("spec.color", f"{color[:64]!r} is not a CSS color name or #RRGGBB") from None
-
-
-def _check_render(r: pb.RenderOptions) -> None:
-    if r.HasField("seed") and not 0 <= r.seed < 2**63:
-        raise invalid("spec.render.seed", f"{r.seed} must be ≥ 0")
-    if r.HasField("steps") and not 1 <= r.steps <= 1000:
-        raise invalid("spec.render.steps", f"{r.steps} must be 1–1000")
-    if r.HasField("guidance_scale") and not 0.0 <= r.guidance_scale <= 50.0:
-        raise invalid("spec.render.guidance_scale", f"{r.guidance_scale} must be 0–50")
-    if r.HasField("conditioning_scale") and not 0.0 <= r.conditioning_scale <= 5.0:
-        raise invalid("spec.render.conditioning_scale", f"{r.conditioning_scale} must be 0–5")
-    if r.HasField("window") and not (5 <= r.window <= 1001 and r.window % 4 == 1):
-        raise invalid("spec.render.window", f"{r.window} must be 4k+1 frames, 5–1001 (e.g. 81)")
-    if r.HasField("overlap"):
-        window = r.window if r.HasField("window") else 81
-        if not 0 <= r.overlap < window:
-            raise invalid("spec.render.overlap", f"{r.overlap} must be 0 ≤ overlap < window ({window})")
-
-
-def _plan_range(spec: pb.EditSpec) -> tuple[int, int] | None:
-    """A RENDER job without a range renders the range its plan was made on."""
-    if spec.WhichOneof("what") != "plan_json":
-        return None
-    span = json.loads(spec.plan_json)["twin"]["frame_range"]  # checked by _check_what
-    return int(span["start"]), int(span["end"])
-
-
-def _check_media(ref: pb.MediaRef, config: ServerConfig, default: tuple[int, int] | None) -> pb.MediaRef:
+def _check_media(ref: pb.MediaRef, config: ServerConfig) -> tuple[pb.MediaRef, MediaInfo]:
     if not ref.path:
         raise invalid("spec.media.path", "is empty; give the absolute path of the clip")
     if len(ref.path) > MAX_PATH or "\x00" in ref.path:
@@ -238,22 +258,9 @@ def _check_media(ref: pb.MediaRef, config: ServerConfig, default: tuple[int, int
                 f"spec.media.rate: the host says {ref.rate.num}/{ref.rate.den} but {real.name} is "
                 f"{info.rate.numerator}/{info.rate.denominator} fps; relink the clip or fix the rate",
             )
-    if not 0 <= ref.handles <= MAX_HANDLES:
-        raise invalid("spec.media.handles", f"{ref.handles} must be 0–{MAX_HANDLES}")
-    start, end = (
-        (ref.range.start, ref.range.end) if ref.HasField("range") else (default or (0, info.frame_count))
-    )
-    if start < 0 or end <= start:
-        raise invalid("spec.media.range", f"[{start}, {end}) is not a range: need 0 ≤ start < end")
-    if end > info.frame_count:
-        raise RequestError(
-            grpc.StatusCode.OUT_OF_RANGE,
-            f"spec.media.range: end {end} is past the clip's {info.frame_count} frames",
-        )
     out = pb.MediaRef(path=str(real), timecode=ref.timecode, handles=ref.handles)
-    out.range.start, out.range.end = max(0, start - ref.handles), min(info.frame_count, end + ref.handles)
     out.rate.num, out.rate.den = info.rate.numerator, info.rate.denominator
-    return out
+    return out, info
 
 
 @functools.lru_cache(maxsize=256)
@@ -269,7 +276,7 @@ def _output(spec: pb.EditSpec, media: pb.MediaRef, request_id: str, config: Serv
     raw = spec.output
     if not raw:
         tag = hashlib.sha256(request_id.encode()).hexdigest()[:8]
-        span = f"{media.range.start}-{media.range.end}"
+        span = f"{media.range.start}_{media.range.end}"
         raw = f"{Path(media.path).stem}_{KIND_NAMES[spec.kind].lower()}_{span}_{tag}"
     if len(raw) > MAX_PATH or "\x00" in raw:
         raise invalid("spec.output", "is not a usable path")

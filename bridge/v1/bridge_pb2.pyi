@@ -57,18 +57,20 @@ class FrameRange(_message.Message):
     def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class MediaRef(_message.Message):
-    __slots__ = ("path", "range", "rate", "timecode", "handles")
+    __slots__ = ("path", "range", "rate", "timecode", "handles", "range_text")
     PATH_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
     RATE_FIELD_NUMBER: _ClassVar[int]
     TIMECODE_FIELD_NUMBER: _ClassVar[int]
     HANDLES_FIELD_NUMBER: _ClassVar[int]
+    RANGE_TEXT_FIELD_NUMBER: _ClassVar[int]
     path: str
     range: FrameRange
     rate: Rate
     timecode: str
     handles: int
-    def __init__(self, path: _Optional[str] = ..., range: _Optional[_Union[FrameRange, _Mapping]] = ..., rate: _Optional[_Union[Rate, _Mapping]] = ..., timecode: _Optional[str] = ..., handles: _Optional[int] = ...) -> None: ...
+    range_text: str
+    def __init__(self, path: _Optional[str] = ..., range: _Optional[_Union[FrameRange, _Mapping]] = ..., rate: _Optional[_Union[Rate, _Mapping]] = ..., timecode: _Optional[str] = ..., handles: _Optional[int] = ..., range_text: _Optional[str] = ...) -> None: ...
 
 class Targets(_message.Message):
     __slots__ = ("items",)
@@ -99,7 +101,7 @@ class RenderOptions(_message.Message):
     def __init__(self, seed: _Optional[int] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., conditioning_scale: _Optional[float] = ..., window: _Optional[int] = ..., overlap: _Optional[int] = ..., no_matte: _Optional[bool] = ..., no_preview: _Optional[bool] = ..., no_sheet: _Optional[bool] = ...) -> None: ...
 
 class EditSpec(_message.Message):
-    __slots__ = ("kind", "media", "query", "targets", "plan_json", "op", "prompt", "remove", "color", "profile", "format", "output", "overwrite", "confirm", "render", "host_context")
+    __slots__ = ("kind", "media", "query", "targets", "plan_json", "op", "prompt", "remove", "color", "profile", "format", "output", "overwrite", "confirm", "render", "host_context", "name", "deliver")
     class HostContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +125,8 @@ class EditSpec(_message.Message):
     CONFIRM_FIELD_NUMBER: _ClassVar[int]
     RENDER_FIELD_NUMBER: _ClassVar[int]
     HOST_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_FIELD_NUMBER: _ClassVar[int]
     kind: JobKind
     media: MediaRef
     query: str
@@ -139,7 +143,9 @@ class EditSpec(_message.Message):
     confirm: bool
     render: RenderOptions
     host_context: _containers.ScalarMap[str, str]
-    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., media: _Optional[_Union[MediaRef, _Mapping]] = ..., query: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., plan_json: _Optional[str] = ..., op: _Optional[str] = ..., prompt: _Optional[str] = ..., remove: _Optional[bool] = ..., color: _Optional[str] = ..., profile: _Optional[str] = ..., format: _Optional[str] = ..., output: _Optional[str] = ..., overwrite: _Optional[bool] = ..., confirm: _Optional[bool] = ..., render: _Optional[_Union[RenderOptions, _Mapping]] = ..., host_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    name: str
+    deliver: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[_Union[JobKind, str]] = ..., media: _Optional[_Union[MediaRef, _Mapping]] = ..., query: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., plan_json: _Optional[str] = ..., op: _Optional[str] = ..., prompt: _Optional[str] = ..., remove: _Optional[bool] = ..., color: _Optional[str] = ..., profile: _Optional[str] = ..., format: _Optional[str] = ..., output: _Optional[str] = ..., overwrite: _Optional[bool] = ..., confirm: _Optional[bool] = ..., render: _Optional[_Union[RenderOptions, _Mapping]] = ..., host_context: _Optional[_Mapping[str, str]] = ..., name: _Optional[str] = ..., deliver: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "done", "total", "unit")
@@ -206,16 +212,18 @@ class TargetPreview(_message.Message):
     def __init__(self, id: _Optional[int] = ..., category: _Optional[str] = ..., attributes: _Optional[str] = ..., frames: _Optional[_Iterable[_Union[FrameRange, _Mapping]]] = ...) -> None: ...
 
 class PlanPreview(_message.Message):
-    __slots__ = ("plan_json", "explanation", "targets", "preview_image")
+    __slots__ = ("plan_json", "explanation", "targets", "preview_image", "confirmed")
     PLAN_JSON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
     plan_json: str
     explanation: str
     targets: _containers.RepeatedCompositeFieldContainer[TargetPreview]
     preview_image: str
-    def __init__(self, plan_json: _Optional[str] = ..., explanation: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetPreview, _Mapping]]] = ..., preview_image: _Optional[str] = ...) -> None: ...
+    confirmed: bool
+    def __init__(self, plan_json: _Optional[str] = ..., explanation: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetPreview, _Mapping]]] = ..., preview_image: _Optional[str] = ..., confirmed: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "request_id", "batch_id", "kind", "state", "spec", "create_time", "update_time", "start_time", "end_time", "progress", "last_seq", "error", "results", "plan", "queue_position")
@@ -288,7 +296,7 @@ class GetCapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("server_version", "api_version", "profiles", "default_profile", "models", "formats", "ops", "kinds", "media_roots", "output_root", "max_queue", "ready", "pid")
+    __slots__ = ("server_version", "api_version", "profiles", "default_profile", "models", "formats", "ops", "kinds", "media_roots", "output_root", "max_queue", "ready", "pid", "deliverables")
     class ModelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -309,6 +317,7 @@ class Capabilities(_message.Message):
     MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERABLES_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     api_version: str
     profiles: _containers.RepeatedScalarFieldContainer[str]
@@ -322,7 +331,8 @@ class Capabilities(_message.Message):
     max_queue: int
     ready: bool
     pid: int
-    def __init__(self, server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., profiles: _Optional[_Iterable[str]] = ..., default_profile: _Optional[str] = ..., models: _Optional[_Mapping[str, str]] = ..., formats: _Optional[_Iterable[str]] = ..., ops: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[JobKind, str]]] = ..., media_roots: _Optional[_Iterable[str]] = ..., output_root: _Optional[str] = ..., max_queue: _Optional[int] = ..., ready: _Optional[bool] = ..., pid: _Optional[int] = ...) -> None: ...
+    deliverables: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server_version: _Optional[str] = ..., api_version: _Optional[str] = ..., profiles: _Optional[_Iterable[str]] = ..., default_profile: _Optional[str] = ..., models: _Optional[_Mapping[str, str]] = ..., formats: _Optional[_Iterable[str]] = ..., ops: _Optional[_Iterable[str]] = ..., kinds: _Optional[_Iterable[_Union[JobKind, str]]] = ..., media_roots: _Optional[_Iterable[str]] = ..., output_root: _Optional[str] = ..., max_queue: _Optional[int] = ..., ready: _Optional[bool] = ..., pid: _Optional[int] = ..., deliverables: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitEditRequest(_message.Message):
     __slots__ = ("request_id", "spec")

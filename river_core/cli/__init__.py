@@ -21,7 +21,9 @@ from typing import Any
 
 from river_core import __version__
 from river_core.cli import demo, edit, media, reasoning, twin
+from river_core.cli.common import flag
 from river_core.errors import Cancelled, RiverError, UsageError
+from river_core.request import RequestError
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
@@ -56,7 +58,7 @@ def main(argv: Sequence[str] | None = None, *, extensions: Sequence[Extension] |
     except UsageError as exc:
         if args.debug:
             raise
-        _error(str(exc))
+        _error(exc.render(flag) if isinstance(exc, RequestError) else str(exc))
         return EXIT_USAGE
     except RiverError as exc:
         if args.debug:

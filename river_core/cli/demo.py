@@ -62,7 +62,8 @@ def run_demo(
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Run the demo into ``out_dir`` and return its summary (also written to ``summary.json``)."""
-    from river_core.pipeline import EditJob, RiverPipeline
+    from river_core.pipeline import RiverPipeline
+    from river_core.request import EditRequest
 
     out_dir = Path(out_dir)
     sample = bundled_sample()
@@ -73,55 +74,49 @@ def run_demo(
         f"0. source: {info.width}×{info.height}, {format_rate(info.rate)} fps, {info.frame_count} frames, "
         f"timecode {info.timecode_or_zero}, audio: {', '.join(a.codec for a in info.audio) or 'none'}"
     )
+    # One pipeline for both jobs: each model is loaded once, when a job first needs it.
+    pipe = RiverPipeline.from_pretrained("tiny")
 
-    # 1. The main job from a query.
-    scripted: dict[str, Any] = {}
-    query_job = EditJob(
-        media=sample,
-        out=out_dir / "bronze",
-        query=DEMO_QUERY,
-        frame_range=DEMO_RANGE,
-        profile="tiny",
-        fmt="prores",
-        overwrite=True,
+    # 1. The main job from a query, step by step: the scripted rollout is written once the twin exists.
+    query = EditRequest(
+        sample, query=DEMO_QUERY, range=DEMO_RANGE, output=out_dir / "bronze", format="prores", overwrite=True
     )
-    pipeline = RiverPipeline(
-        query_job,
-        progress=progress,
-        cancel=cancel,
-        say=lambda line: say(f"   {line}"),
-        llm_loader=lambda job: _scripted_llm(pipeline, scripted),
-    )
-    say(f'1. river edit {sample.name} "{DEMO_QUERY}" --range {DEMO_RANGE} --profile tiny --out bronze')
-    first = pipeline.run()
+    say(f'1. river edit {sample.name} "{DEMO_QUERY}" --range {DEMO_RANGE} --profile tiny --format prores '
+        f"--out {out_dir / 'bronze'} --overwrite  (a scripted rollout stands in for the LLM)")  # fmt: skip
+    job = pipe.start(query, progress=progress, cancel=cancel, say=lambda line: say(f"   {line}"))
+    job.check_inputs()
+    scripted = _scripted_llm(job.twin())
+    pipe.use(llm=scripted["llm"])
+    job.reason()
+    job.plan()
+    job.masks()
+    first = job.deliver()
+    assert first.plan is not None
     op = first.plan.operations[0]
     say(
         f"   reasoned: the sandbox answered object {scripted['target']} ({scripted['category']}); plan: "
-        f'{op.kind} of object {op.targets[0].id} → "{op.attributes}" '
-        "(a scripted rollout stands in for the LLM)"
+        f'{op.kind} of object {op.targets[0].id} → "{op.attributes}"'
     )
     _say_delivery(say, first)
 
-    # 2. Explicit targets, an instant action, lossless output: checked pixel by pixel.
-    blur_job = EditJob(
-        media=sample,
-        out=out_dir / "blur",
-        targets=(str(scripted["target"]),),
-        action="blur",
-        frame_range=DEMO_RANGE,
-        profile="tiny",
-        fmt="ffv1",
-        overwrite=True,
+    # 2. Explicit targets, an instant operation, lossless output: checked pixel by pixel.
+    blur = EditRequest(
+        sample, targets=(str(scripted["target"]),), op="blur", range=DEMO_RANGE, output=out_dir / "blur",
+        format="ffv1", overwrite=True,
+    )  # fmt: skip
+    say(
+        f"2. river edit {sample.name} --targets {scripted['target']} --op blur --range {DEMO_RANGE} "
+        f"--profile tiny --format ffv1 --out {out_dir / 'blur'} --overwrite"
     )
-    say(f"2. river edit {sample.name} --targets {scripted['target']} --op blur --format ffv1 --out blur")
-    second = RiverPipeline(blur_job, progress=progress, cancel=cancel).run()
+    second = pipe(blur, progress=progress, cancel=cancel)
     _say_delivery(say, second)
     check = _check_outside(sample, info, second)
+    assert second.delivery is not None and second.delivery.media is not None
     say(
         f"   checked: {check['frames']} frames decoded from {second.delivery.media.name}; outside the matte "
         f"{check['outside_pixels']} pixels, bit-identical to the decoded source: "
         f"{'yes' if check['identical_outside'] else 'NO'}; twin from the cache: "
-        f"{'yes' if second.twin_cache_hit else 'no'}"
+        f"{'yes' if second.twin_cache_hit else 'no'}; models loaded once: {_loads(pipe.loads)}"
     )
     if not check["identical_outside"]:
         raise RiverError("demo check failed: pixels outside the matte differ from the source")
@@ -135,6 +130,7 @@ def run_demo(
         "range": str(DEMO_RANGE),
         "query_job": {**first.to_json(), "query": DEMO_QUERY, "target": scripted["target"]},
         "blur_job": {**second.to_json(), "check": check},
+        "model_loads": pipe.loads,
     }
     write_bytes_atomic(
         out_dir / "summary.json", (json.dumps(summary, indent=2, default=str) + "\n").encode(), overwrite=True
@@ -143,7 +139,7 @@ def run_demo(
     return summary
 
 
-def _scripted_llm(pipeline: Any, scripted: dict[str, Any]) -> Any:
+def _scripted_llm(twin: Any) -> dict[str, Any]:
     """A replayed rollout whose code asks the twin for its largest object and edits it to bronze.
 
     The rollout is written after the twin exists (the tiny twin's objects are random), but the
@@ -153,7 +149,6 @@ def _scripted_llm(pipeline: Any, scripted: dict[str, Any]) -> Any:
     from river_core.reasoning.sandbox import Sandbox
     from river_core.reasoning.twin_data import twin_data
 
-    twin = pipeline.state.twin
     if not twin.object_ids():
         raise RiverError("demo: the tiny twin found no object in the range; nothing to edit")
     run = Sandbox().run(_CODE, twin_data(twin))
@@ -161,7 +156,6 @@ def _scripted_llm(pipeline: Any, scripted: dict[str, Any]) -> Any:
         raise RiverError(f"demo check failed: the sandbox could not run the twin query ({run.error})")
     target = int(run.stdout.split()[0])
     category = next(t.category for t in twin.tracks if t.id == target)
-    scripted.update(target=target, category=category)
     edit = {"objects": [{"id": target, "category": category, "attributes": f"a {category} cast in bronze"}]}
     rollout = (
         "The biggest thing has the largest size; ask the twin.</think>\n"
@@ -169,11 +163,16 @@ def _scripted_llm(pipeline: Any, scripted: dict[str, Any]) -> Any:
         f"<think>Object {target} is the largest; make it bronze.</think>\n"
         f"<edit>{json.dumps(edit)}</edit>"
     )
-    return ReplayLLM(rollout, name="scripted demo rollout")
+    return {"llm": ReplayLLM(rollout, name="scripted demo rollout"), "target": target, "category": category}
+
+
+def _loads(loads: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in loads.items() if n) or "none"
 
 
 def _say_delivery(say: Callable[[str], None], result: Any) -> None:
     d = result.delivery
+    assert d is not None
     files = [p.name + ("/" if p.is_dir() else "") for p in sorted(d.out_dir.iterdir())]
     say(
         f"   wrote {d.out_dir.name}/: {d.frames} frames, first frame {d.timecode}, audio samples "
@@ -192,7 +191,7 @@ def _check_outside(sample: Path, info: Any, result: Any) -> dict[str, Any]:
     from PIL import Image
 
     d = result.delivery
-    assert d.matte_dir is not None
+    assert d is not None and d.matte_dir is not None and d.media is not None
     mattes = sorted(d.matte_dir.glob("*.png"))
     with VideoReader(sample, info) as src, VideoReader(d.media) as out:
         source = src.read(DEMO_RANGE)

@@ -5,8 +5,12 @@ The editor works on a frame range of one source. For every source frame it knows
 compositing alpha (:func:`~river_core.editing.masks.edit_alpha`: zero outside the region, so every
 pixel there keeps the source's bytes).
 
-*Instant* actions (blur, pixelate, recolor, matte, highlight) transform each frame on its own.
-*Generate* renders with Wan2.1-VACE:
+Each operation of the plan says how: *instant* operations (blur, pixelate, mask_out, recolor,
+highlight, matte) transform each frame inside their own region; the *generative* ones (appearance,
+replace, remove, add, move) render with Wan2.1-VACE. A plan may mix them: the generated region is
+composited first, then each instant operation is applied inside its own alpha.
+
+Generation:
 
 1. the range is cut into windows of 4k+1 frames that overlap (:mod:`river_core.editing.windows`);
    a window with no edit region anywhere is not rendered at all (its frames are the source);
@@ -27,10 +31,10 @@ Only the frames of the current window (and the previous window's overlap) are he
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from scipy import ndimage
@@ -46,91 +50,159 @@ from river_core.reasoning.plan import Operation
 from river_core.twin.schema import TwinDocument
 
 if TYPE_CHECKING:
-    from river_core.editing.vace import RenderSettings, VaceEditor
+    from river_core.editing.vace import RenderSettings
 
-ACTIONS: Final = ("generate", "blur", "pixelate", "recolor", "matte")
 _RING_PX = 6  # width of the color-matching band outside the region, in model pixels
 _MAX_GAIN = 2.0  # color matching never scales a channel by more than this (or less than its inverse)
 _BLANK = 127  # grey that removal regions are blanked to in the conditioning video
 
 
 class EditRequestError(RiverError, ValueError):
-    """An edit request that cannot be rendered as given."""
+    """An edit that cannot be rendered as given."""
+
+
+class Editor(Protocol):
+    """What renders a window of frames from a conditioning video, a mask and a prompt (Wan2.1-VACE:
+    :class:`~river_core.editing.vace.VaceEditor`; tests may pass any object that does this)."""
+
+    @property
+    def info(self) -> Any:
+        """What to record in provenance (``to_json()``)."""
+        ...
+
+    def render(
+        self,
+        video: np.ndarray,
+        mask: np.ndarray,
+        prompt: str,
+        settings: RenderSettings,
+        *,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        cancel: CancelToken | None = None,
+        seed_offset: int = 0,
+    ) -> np.ndarray:
+        """``[F, H, W, 3]`` uint8 frames for an ``[F, H, W, 3]`` video and an ``[F, H, W]`` mask
+        (True = regenerate), F = 4k+1."""
+        ...
 
 
 @dataclass(frozen=True)
-class EditRequest:
-    """What to render: the plan's operations (targets, frames, kind, prompt) and how.
+class RenderRequest:
+    """What to render: the plan's operations (each generative or instant by its kind) and how.
 
-    ``action`` is ``"generate"`` (Wan2.1-VACE) or an instant action; ``color`` is recolor's color;
-    ``shape`` overrides the per-kind mask shaping (:meth:`MaskShape.for_kind`).
+    ``shape`` overrides the per-kind mask shaping (:meth:`MaskShape.for_kind`); ``strength`` sets
+    blur's ``radius_px`` and pixelate's ``block_px`` (0 or absent: the defaults).
     """
 
     operations: tuple[Operation, ...]
-    action: str = "generate"
-    color: str | None = None
     shape: MaskShape | None = None
-    strength: dict[str, float] = field(default_factory=dict)  # blur radius_px / pixelate block_px
+    strength: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise EditRequestError(f"action {self.action!r} is not one of: {', '.join(ACTIONS)}")
         if not self.operations:
             raise EditRequestError(
                 "the edit has no operations: nothing to change; check the plan or --targets"
             )
-        if self.action == "recolor" and not self.color:
-            raise EditRequestError("recolor needs a color: pass --color NAME or #RRGGBB")
-        if self.action == "recolor" and self.color:
-            instant.parse_color(self.color, name="--color")
+        for op in self.operations:
+            if op.kind == "recolor" and not op.color:
+                raise EditRequestError(f"{op.id}: recolor needs a color (a CSS color name or #RRGGBB)")
+            if op.color and op.instant:
+                instant.parse_color(op.color, name=f"{op.id}.color")
 
     @property
     def generative(self) -> bool:
-        return self.action == "generate"
+        """Whether any operation needs the video model."""
+        return any(not op.instant for op in self.operations)
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({op.kind for op in self.operations})
 
 
 @dataclass(frozen=True)
 class FrameRegions:
-    """One source frame's edit region (bool), removal region (bool, ⊆ region) and alpha (float32)."""
+    """One source frame's regions: the generated region (bool; the VACE mask), its removal part
+    (bool, ⊆ region) and compositing alpha (float32), and each instant operation's alpha."""
 
     region: np.ndarray
     removal: np.ndarray
     alpha: np.ndarray
+    instant: tuple[tuple[Operation, np.ndarray], ...] = ()
+
+    @property
+    def matte(self) -> np.ndarray:
+        """Where the output may differ from the source: the union (max) of every alpha."""
+        if not self.instant:
+            return self.alpha
+        out = self.alpha.copy()
+        for _, alpha in self.instant:
+            np.maximum(out, alpha, out=out)
+        return out
 
 
-def frame_regions(request: EditRequest, twin: TwinDocument, frames: Sequence[int]) -> dict[int, FrameRegions]:
+def frame_regions(
+    request: RenderRequest, twin: TwinDocument, frames: Sequence[int]
+) -> dict[int, FrameRegions]:
     """The regions of ``frames`` (source frame numbers) for ``request``, at the twin's resolution."""
     size = (twin.video.height, twin.video.width)
     region = {f: np.zeros(size, dtype=bool) for f in frames}
     removal = {f: np.zeros(size, dtype=bool) for f in frames}
+    instant_alphas: dict[int, list[tuple[Operation, np.ndarray]]] = {f: [] for f in frames}
     feather_px = 0.0
     for op in request.operations:
         shape = request.shape or MaskShape.for_kind(op.kind)
-        feather_px = max(feather_px, shape.feather_px)
         spans = op.frames
-        wanted = [f for f in frames if any(s.start <= f < s.end for s in spans)]
+        wanted = [f for f in frames if any(f in s for s in spans)]
         if not wanted:
             continue
+        if op.instant:
+            for f, mask in operation_masks(op, twin, wanted, shape):
+                if mask.any():
+                    instant_alphas[f].append((op, edit_alpha(mask, shape.feather_px)))
+            continue
+        feather_px = max(feather_px, shape.feather_px)
         for f, mask in operation_masks(op, twin, wanted, shape):
             region[f] |= mask
             if op.kind == "remove":
                 removal[f] |= mask
-    return {f: FrameRegions(region[f], removal[f], edit_alpha(region[f], feather_px)) for f in frames}
+    return {
+        f: FrameRegions(region[f], removal[f], edit_alpha(region[f], feather_px), tuple(instant_alphas[f]))
+        for f in frames
+    }
 
 
 @dataclass(frozen=True)
 class RenderedFrame:
     """One rendered frame before compositing: its source frame number, the decoded source, the
-    edited picture over the whole frame at source resolution, and the compositing alpha."""
+    generated picture over the whole frame at source resolution (the source where nothing is
+    generated) and its alpha, and the instant operations with their alphas."""
 
     index: int
     source: np.ndarray
     edited: np.ndarray
     alpha: np.ndarray
+    instant: tuple[tuple[Operation, np.ndarray], ...] = ()
+    strength: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def matte(self) -> np.ndarray:
+        """The output's alpha over the source: where any operation reaches."""
+        return FrameRegions(self.alpha, self.alpha > 0, self.alpha, self.instant).matte
 
     def composite(self) -> np.ndarray:
-        """The output frame: the edit inside the alpha, the source's bytes wherever it is 0."""
-        return composite(self.source, self.edited, self.alpha)
+        """The output frame: the generated edit inside its alpha, then each instant operation inside
+        its own; the source's bytes wherever every alpha is 0."""
+        out = composite(self.source, self.edited, self.alpha) if self.alpha.any() else self.source
+        for op, alpha in self.instant:
+            out = instant.apply(
+                op.kind,
+                out,
+                alpha,
+                color=op.color,
+                radius_px=float(self.strength.get("radius_px", 0.0)),
+                block_px=int(self.strength.get("block_px", 0)),
+            )
+        return out
 
 
 def _upright(image: np.ndarray, turns: int) -> np.ndarray:
@@ -141,7 +213,9 @@ def _stored(image: np.ndarray, turns: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, -turns)) if turns else image
 
 
-def check_request(request: EditRequest, twin: TwinDocument, info: MediaInfo, frame_range: FrameRange) -> None:
+def check_request(
+    request: RenderRequest, twin: TwinDocument, info: MediaInfo, frame_range: FrameRange
+) -> None:
     """Refuse a request whose targets or frames the twin cannot supply, before any work is done."""
     video = twin.video
     if (video.width, video.height) != (info.width, info.height):
@@ -176,9 +250,9 @@ class FrameRenderer:
         info: MediaInfo,
         frame_range: FrameRange,
         twin: TwinDocument,
-        request: EditRequest,
+        request: RenderRequest,
         *,
-        editor: VaceEditor | None = None,
+        editor: Editor | None = None,
         settings: RenderSettings | None = None,
         model_size: tuple[int, int] | None = None,
         progress: ProgressCallback | None = None,
@@ -210,53 +284,17 @@ class FrameRenderer:
 
     def _instant(self) -> Iterator[RenderedFrame]:
         n = len(self.frame_range)
+        stage = "+".join(self.request.kinds)
         with VideoReader(self.source, self.info) as reader:
             for k, frame in enumerate(reader.frames(self.frame_range, cancel=self.cancel)):
                 regions = frame_regions(self.request, self.twin, [frame.index])[frame.index]
-                yield RenderedFrame(
-                    frame.index, frame.image, self._apply(frame.image, regions.alpha), regions.alpha
-                )
-                report(self.progress, self.request.action, k + 1, n)
+                yield self._frame(frame.index, frame.image, frame.image, regions)
+                report(self.progress, stage, k + 1, n)
 
-    def _apply(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """The action's picture wherever ``alpha`` reaches (the alpha is applied when compositing).
-
-        Only the region's box, grown by the filter's reach, is processed: the values inside the
-        region are exactly those of the action over the whole frame (the blur sees every pixel its
-        kernel reaches, the mosaic keeps its frame-anchored grid), at a fraction of the cost.
-        """
-        rows = np.flatnonzero(alpha.any(axis=1))
-        if rows.size == 0 or self.request.action == "matte":
-            return image  # matte: the picture is untouched, the matte is the deliverable
-        cols = np.flatnonzero(alpha.any(axis=0))
-        top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        h, w = alpha.shape
-        action, strength = self.request.action, self.request.strength
-        short = min(h, w)
-        if action == "blur":
-            sigma = float(strength.get("radius_px", 0.0)) or max(8.0, 0.04 * short)
-            reach = int(4.0 * sigma + 0.5) + 1  # scipy's gaussian_filter truncates at 4 sigma
-            top, left, bottom, right = (
-                max(0, top - reach),
-                max(0, left - reach),
-                min(h, bottom + reach),
-                min(w, right + reach),
-            )
-            crop = image[top:bottom, left:right]
-            done = instant.blur(crop, np.ones(crop.shape[:2], np.float32), radius_px=sigma)
-        elif action == "pixelate":
-            block = int(strength.get("block_px", 0)) or round(max(8.0, 0.03 * short))
-            top, left = top - top % block, left - left % block
-            bottom, right = min(h, -(-bottom // block) * block), min(w, -(-right // block) * block)
-            crop = image[top:bottom, left:right]
-            done = instant.pixelate(crop, np.ones(crop.shape[:2], np.float32), block_px=block)
-        else:
-            assert self.request.color is not None
-            crop = image[top:bottom, left:right]
-            done = instant.recolor(crop, np.ones(crop.shape[:2], np.float32), color=self.request.color)
-        edited = image.copy()
-        edited[top:bottom, left:right] = done
-        return edited
+    def _frame(
+        self, index: int, image: np.ndarray, edited: np.ndarray, regions: FrameRegions
+    ) -> RenderedFrame:
+        return RenderedFrame(index, image, edited, regions.alpha, regions.instant, self.request.strength)
 
     # -- generation -------------------------------------------------------------------------
 
@@ -296,7 +334,7 @@ class FrameRenderer:
                         edited = image
                     else:
                         edited = _stored(self.placement.to_source(out_model[k - window.start]), self.turns)
-                    yield RenderedFrame(first + k, image, edited, regions.alpha)
+                    yield self._frame(first + k, image, edited, regions)
                 if out_model is not None:
                     held, held_start = out_model[keep_until - window.start :], keep_until
                 report(self.progress, "render", settings.steps * (w_index + 1), steps_total, unit="step")

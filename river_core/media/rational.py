@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from river_core.errors import RangeError, RiverError
+from river_core.errors import OutOfRangeError, RangeError, RiverError
 
 # Decimal spellings editors type for the NTSC family; any other decimal is taken literally.
 _NTSC_ALIASES: dict[str, Fraction] = {
@@ -168,7 +168,7 @@ class FrameRange:
                 "range HH:MM:SS:FF-HH:MM:SS:FF (01:00:01:00-01:00:02:10; ';' for drop-frame)"
             )
         if total is not None and start >= total:
-            raise RangeError(
+            raise OutOfRangeError(
                 f"range {text!r} starts at frame {start}, after the clip's last frame: it has {total} frames "
                 f"(0:{total})"
             )
@@ -188,11 +188,11 @@ class FrameRange:
     def check_within(self, total: int) -> None:
         """Raise ``RangeError`` if the range does not fit a clip of ``total`` frames."""
         if self.start >= total:
-            raise RangeError(
+            raise OutOfRangeError(
                 f"range {self} starts after the clip's last frame: it has {total} frames (0:{total})"
             )
         if self.end > total:
-            raise RangeError(
+            raise OutOfRangeError(
                 f"range {self} is outside the clip: it has {total} frames, so END can be at most {total}"
             )
 
@@ -200,13 +200,22 @@ class FrameRange:
         """Raise ``RangeError`` unless the range lies inside ``outer``, saying how it does not:
         ``0:17 does not overlap the twin's 30:47``."""
         if self.end <= outer.start or self.start >= outer.end:
-            raise RangeError(f"{self} does not overlap {what} {outer}; pick frames inside {outer}")
+            raise OutOfRangeError(f"{self} does not overlap {what} {outer}; pick frames inside {outer}")
         if self.start < outer.start or self.end > outer.end:
-            raise RangeError(f"{self} reaches outside {what} {outer}; pick frames inside {outer}")
+            raise OutOfRangeError(f"{self} reaches outside {what} {outer}; pick frames inside {outer}")
 
     def widened(self, handles: int, total: int) -> FrameRange:
         """The range with ``handles`` extra frames each side, clamped to a clip of ``total`` frames."""
         return FrameRange(max(0, self.start - handles), min(total, self.end + handles))
+
+    def minus(self, inner: FrameRange) -> list[FrameRange]:
+        """The parts of this range outside ``inner`` (before it, after it): the handles around a range.
+
+        >>> FrameRange(10, 40).minus(FrameRange(15, 30))
+        [FrameRange(start=10, end=15), FrameRange(start=30, end=40)]
+        """
+        parts = [(self.start, min(self.end, inner.start)), (max(self.start, inner.end), self.end)]
+        return [FrameRange(a, b) for a, b in parts if b > a]
 
     def to_json(self) -> dict[str, int]:
         return {"start": self.start, "end": self.end}
@@ -254,7 +263,7 @@ def _tc_frame(text: str, start: Timecode, whole: str) -> int:
         raise RangeError(f"range {whole!r}: {exc}") from None
     frame = tc.frames - start.frames
     if frame < 0:
-        raise RangeError(
+        raise OutOfRangeError(
             f"range {whole!r}: {text} is before the clip's first frame, which is {start}; "
             "timecodes count from the clip's start"
         )

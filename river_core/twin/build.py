@@ -1,13 +1,17 @@
 """``build_twin``: a clip range and a query in, a twin out — from the cache when it can be.
 
-This is what the CLI (``river twin build``) and later the pipeline and the bridge call. It resolves
-the profile's checkpoints, looks the build up in the twin cache (a hit loads no model and imports
-no torch), and otherwise runs :class:`~river_core.twin.builder.TwinBuilder` and stores the result.
+This is what ``river twin build`` and the pipeline call. It resolves the profile's checkpoints, looks
+the build up in the twin cache (a hit loads no model and imports no torch), and otherwise runs
+:class:`~river_core.twin.builder.TwinBuilder` and stores the result. :class:`WarmStages` keeps a
+profile's stages loaded between builds (a pipeline that serves many jobs), and the cache still works
+with them: the key names their checkpoints.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -49,20 +53,27 @@ def build_twin(
     use_cache: bool = True,
     seed: int = 0,
     stage_loader: StageLoader | None = None,
+    stages: WarmStages | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> BuildOutcome:
     """The twin of ``frame_range`` of ``media`` for ``query`` with ``profile``'s models.
 
-    ``models`` points roles at other checkpoints (an id or a local directory); ``stage_loader``
-    replaces model loading altogether (tests, servers with warm stages).
+    ``models`` points roles at other checkpoints (an id or a local directory); ``stages`` are warm
+    stages to borrow (their profile, checkpoints and seed replace ``profile``, ``models`` and
+    ``seed``; they stay loaded afterwards); ``stage_loader`` replaces model loading altogether
+    (tests: such builds are not cached, the key cannot describe them).
     """
     started = time.monotonic()
     media = Path(media)
     info = probe(media)
     frame_range = frame_range or FrameRange(0, info.frame_count)
     frame_range.check_within(info.frame_count)
-    specs = model_specs(profile, models)
+    if stages is not None:
+        profile, seed, device, dtype = stages.profile, stages.seed, stages.device, stages.dtype
+        specs = dict(stages.specs)
+    else:
+        specs = model_specs(profile, models)
     settings = settings or BuildSettings.for_profile(profile)
     store = cache or TwinCache()
     digest = store.media_hash(media) if use_cache else hash_file(media)
@@ -84,7 +95,11 @@ def build_twin(
         return BuildOutcome(twin, True, key, time.monotonic() - started)
 
     notes: dict[str, object] = {"profile": profile, "seed": seed}
-    if stage_loader is None:
+    keep_warm = stages is not None
+    if stages is not None:
+        notes.update(device=stages.plan.device, dtype=stages.plan.dtype)
+        stage_loader, cacheable = stages, use_cache
+    elif stage_loader is None:
         from river_core.devices import choose_device  # imports torch: only on a cache miss
 
         plan = choose_device(device, dtype)
@@ -93,11 +108,14 @@ def build_twin(
         cacheable = use_cache
     else:
         cacheable = False  # a custom loader's stages are not described by the key
-    builder = TwinBuilder(stage_loader, settings, progress=progress, cancel=cancel, build_notes=notes)
+    builder = TwinBuilder(
+        stage_loader, settings, progress=progress, cancel=cancel, keep_warm=keep_warm, build_notes=notes
+    )
     try:
         twin = builder.build(media, frame_range, query, content_hash=digest)
     finally:
-        builder.close()
+        if not keep_warm:
+            builder.close()
     if cacheable:
         store.put(key, twin)
     return BuildOutcome(twin, False, key, time.monotonic() - started)
@@ -110,3 +128,55 @@ def video_at(video: VideoInfo, media: Path) -> VideoInfo:
 
 def _load_profile_stage(role: Role, *, specs: Mapping[Role, ModelSpec], plan: DevicePlan, seed: int) -> Stage:
     return load_stage(role, specs[role], plan, seed=seed)
+
+
+class WarmStages:
+    """A profile's twin stages, each loaded at most once (when a build first needs it) and kept
+    until :meth:`close`: a pipeline serving many jobs builds every twin with the same loaded models.
+
+    Call it with a role to get the stage (it is a :data:`~river_core.twin.builder.StageLoader`);
+    ``loads`` counts the loads per role.
+    """
+
+    def __init__(
+        self,
+        profile: Profile = "paper",
+        *,
+        models: Mapping[Role, str] | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.profile, self.device, self.dtype, self.seed = profile, device, dtype, seed
+        self.specs: dict[Role, ModelSpec] = model_specs(profile, models)
+        self.loads: Counter[str] = Counter()
+        self._stages: dict[Role, Stage] = {}
+        self._plan: DevicePlan | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def plan(self) -> DevicePlan:
+        """Where the stages run (choosing it imports torch)."""
+        if self._plan is None:
+            from river_core.devices import choose_device
+
+            self._plan = choose_device(self.device, self.dtype)
+        return self._plan
+
+    def __call__(self, role: Role) -> Stage:
+        with self._lock:
+            if role not in self._stages:
+                self._stages[role] = load_stage(role, self.specs[role], self.plan, seed=self.seed)
+                self.loads[role] += 1
+            return self._stages[role]
+
+    @property
+    def loaded(self) -> list[Role]:
+        return sorted(self._stages)
+
+    def close(self) -> None:
+        """Free every loaded stage."""
+        with self._lock:
+            for stage in self._stages.values():
+                stage.close()
+            self._stages.clear()
