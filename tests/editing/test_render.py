@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from river_core.editing import instant
-from river_core.editing.render import EditRequest, EditRequestError, FrameRenderer, window_prompt
+from river_core.editing.composite import composite
+from river_core.editing.render import EditRequestError, FrameRenderer, RenderRequest, window_prompt
 from river_core.editing.vace import RenderSettings
 from river_core.editing.windows import plan_windows
 from river_core.errors import Cancelled
 from river_core.media import FrameRange, probe, read_frames
 from river_core.media.rational import Timecode
 from river_core.progress import CancelToken
-from river_core.media import FrameRange
 from river_core.reasoning.plan import Operation, Target
 from river_core.twin.schema import TwinDocument
 from river_core.twin.synthetic import SceneObject, SyntheticScene
@@ -86,17 +86,25 @@ def clip(scene: SyntheticScene, tmp_path_factory: pytest.TempPathFactory) -> tup
     return path, twin
 
 
-def op_for(twin: TwinDocument, object_id: int, kind: str = "appearance", prompt: str = "bronze") -> Operation:
+def op_for(
+    twin: TwinDocument,
+    object_id: int,
+    kind: str = "appearance",
+    prompt: str = "bronze",
+    color: str | None = None,
+) -> Operation:
     frames = [e.index for e in twin.frames if any(o.id == object_id for o in e.objects)]
     spans = [FrameRange(frames[0], frames[-1] + 1)]
     assert len(frames) == frames[-1] + 1 - frames[0]
     category = next(o.category for e in twin.frames for o in e.objects if o.id == object_id)
+    changes = kind in ("appearance", "replace")
     return Operation(
-        id="op1",
+        id=f"op{object_id}",
         kind=kind,
         targets=[Target(id=object_id, category=category, attributes="", frames=spans)],
-        category=category if kind != "remove" else None,
-        attributes=prompt if kind != "remove" else None,
+        category=category if changes else None,
+        attributes=prompt if changes else None,
+        color=color,
         prompt=f"In frame {spans[0].start}, object {object_id} with category {category} "
         f"has attributes {prompt}.",
     )
@@ -106,7 +114,9 @@ def settings(window: int = 33, overlap: int = 8) -> RenderSettings:
     return replace(RenderSettings.for_profile("tiny"), window=window, overlap=overlap)
 
 
-def renderer(clip: tuple[Path, TwinDocument], request: EditRequest, editor: Any, **kw: Any) -> FrameRenderer:
+def renderer(
+    clip: tuple[Path, TwinDocument], request: RenderRequest, editor: Any, **kw: Any
+) -> FrameRenderer:
     path, twin = clip
     info = probe(path)
     frame_range = kw.pop("frame_range", FrameRange(0, N))
@@ -119,7 +129,7 @@ def renderer(clip: tuple[Path, TwinDocument], request: EditRequest, editor: Any,
 def test_every_frame_once_in_order_and_source_bytes_outside_the_alpha(clip) -> None:
     path, twin = clip
     editor = FakeEditor(paint=(0, 255, 0))
-    r = renderer(clip, EditRequest((op_for(twin, 1),)), editor)
+    r = renderer(clip, RenderRequest((op_for(twin, 1),)), editor)
     frames = list(r.frames())
     assert [f.index for f in frames] == list(range(N))
     assert len(r.windows) >= 3 and r.rendered_windows == len(editor.calls) == len(r.windows)
@@ -139,7 +149,7 @@ def test_output_frame_k_aligns_with_source_frame_k_inside_the_region_too(clip) -
     """An identity editor: inside the region the output is source frame k seen through the model size,
     much closer to frame k than to k-1 or k+1 (the object moves 1 px/frame), in every window."""
     path, twin = clip
-    r = renderer(clip, EditRequest((op_for(twin, 1),)), FakeEditor(paint=None))
+    r = renderer(clip, RenderRequest((op_for(twin, 1),)), FakeEditor(paint=None))
     source = read_frames(path, FrameRange(0, N)).astype(np.float64)
     for f in r.frames():
         k = f.index
@@ -156,7 +166,7 @@ def test_output_frame_k_aligns_with_source_frame_k_inside_the_region_too(clip) -
 def test_overlap_frames_are_conditioned_on_the_previous_window_and_kept(clip) -> None:
     _, twin = clip
     editor = FakeEditor(paint=(0, 255, 0))
-    r = renderer(clip, EditRequest((op_for(twin, 1),)), editor, settings=settings(33, 8))
+    r = renderer(clip, RenderRequest((op_for(twin, 1),)), editor, settings=settings(33, 8))
     list(r.frames())
     first, second = r.windows[0], r.windows[1]
     overlap = first.end - second.start
@@ -175,7 +185,7 @@ def test_overlap_frames_are_conditioned_on_the_previous_window_and_kept(clip) ->
 def test_windows_without_targets_are_not_rendered(clip) -> None:
     path, twin = clip
     editor = FakeEditor(paint=(0, 255, 0))
-    r = renderer(clip, EditRequest((op_for(twin, 2),)), editor)  # object 2 is gone after frame 19
+    r = renderer(clip, RenderRequest((op_for(twin, 2),)), editor)  # object 2 is gone after frame 19
     frames = list(r.frames())
     assert r.skipped_windows >= 1 and len(editor.calls) == r.rendered_windows < len(r.windows)
     source = read_frames(path, FrameRange(20, N))
@@ -187,7 +197,9 @@ def test_windows_without_targets_are_not_rendered(clip) -> None:
 def test_removal_blanks_the_region_in_the_conditioning_video(clip) -> None:
     _, twin = clip
     editor = FakeEditor(paint=None)
-    r = renderer(clip, EditRequest((op_for(twin, 1, kind="remove"),)), editor, frame_range=FrameRange(0, 33))
+    r = renderer(
+        clip, RenderRequest((op_for(twin, 1, kind="remove"),)), editor, frame_range=FrameRange(0, 33)
+    )
     list(r.frames())
     call = editor.calls[0]
     masked = call.mask.astype(bool)
@@ -195,14 +207,16 @@ def test_removal_blanks_the_region_in_the_conditioning_video(clip) -> None:
     assert (call.video[masked] == 127).all()
     # the removal region is the hull grown wider than the appearance region
     appearance = FakeEditor()
-    list(renderer(clip, EditRequest((op_for(twin, 1),)), appearance, frame_range=FrameRange(0, 33)).frames())
+    list(
+        renderer(clip, RenderRequest((op_for(twin, 1),)), appearance, frame_range=FrameRange(0, 33)).frames()
+    )
     assert masked.sum() > appearance.calls[0].mask.astype(bool).sum()
 
 
 def test_a_short_range_is_padded_to_4k_plus_1_and_the_padding_dropped(clip) -> None:
     _, twin = clip
     editor = FakeEditor(paint=(0, 255, 0))
-    r = renderer(clip, EditRequest((op_for(twin, 1),)), editor, frame_range=FrameRange(10, 20))
+    r = renderer(clip, RenderRequest((op_for(twin, 1),)), editor, frame_range=FrameRange(10, 20))
     frames = list(r.frames())
     assert [f.index for f in frames] == list(range(10, 20))
     assert editor.calls[0].video.shape[0] == 13  # 10 frames → the next 4k+1
@@ -220,11 +234,12 @@ def test_window_prompt_has_the_operation_and_the_scene_context(clip) -> None:
 
 def test_instant_blur_changes_only_the_region(clip) -> None:
     _, twin = clip
-    r = renderer(clip, EditRequest((op_for(twin, 1),), action="blur"), None, frame_range=FrameRange(0, 5))
+    r = renderer(clip, RenderRequest((op_for(twin, 1, "blur"),)), None, frame_range=FrameRange(0, 5))
     for f in r.frames():
         out = f.composite()
-        assert np.array_equal(out[f.alpha == 0], f.source[f.alpha == 0])
-        assert not np.array_equal(out[f.alpha == 1], f.source[f.alpha == 1])
+        assert not f.alpha.any() and f.matte.any()  # nothing generated: the blur's own alpha
+        assert np.array_equal(out[f.matte == 0], f.source[f.matte == 0])
+        assert not np.array_equal(out[f.matte == 1], f.source[f.matte == 1])
 
 
 def test_unknown_target_and_range_outside_the_twin_are_refused(clip) -> None:
@@ -232,19 +247,19 @@ def test_unknown_target_and_range_outside_the_twin_are_refused(clip) -> None:
     op = op_for(twin, 1)
     bad = op.model_copy(update={"targets": [op.targets[0].model_copy(update={"id": 9})]})
     with pytest.raises(EditRequestError, match="object 9, which is not in the twin"):
-        renderer(clip, EditRequest((bad,), action="blur"), None)
-    fr = twin.video.frame_range.model_copy(update={"end": 40})
+        renderer(clip, RenderRequest((bad,)), None)
+    fr = FrameRange(twin.video.frame_range.start, 40)
     short = twin.model_copy(update={"video": twin.video.model_copy(update={"frame_range": fr})})
     with pytest.raises(EditRequestError, match="not all in the twin"):
-        renderer((path, short), EditRequest((op,), action="blur"), None)
+        renderer((path, short), RenderRequest((op_for(twin, 1, "blur"),)), None)
     with pytest.raises(EditRequestError, match="recolor needs a color"):
-        EditRequest((op,), action="recolor")
+        RenderRequest((op_for(twin, 1, "recolor"),))
 
 
 def test_cancel_between_windows(clip) -> None:
     _, twin = clip
     token = CancelToken()
-    r = renderer(clip, EditRequest((op_for(twin, 1),)), FakeEditor(cancel_after=token), cancel=token)
+    r = renderer(clip, RenderRequest((op_for(twin, 1),)), FakeEditor(cancel_after=token), cancel=token)
     with pytest.raises(Cancelled):
         list(r.frames())
 
@@ -265,8 +280,28 @@ def test_instant_actions_on_the_region_box_equal_the_whole_frame_action(
     """The renderer processes only the region's box (+ the filter's reach); the result must be the
     bytes of the action applied to the whole frame."""
     _, twin = clip
-    request = EditRequest((op_for(twin, 1),), action=action, color=color, strength=strength)
+    request = RenderRequest((op_for(twin, 1, action, color=color),), strength=strength)
     r = renderer(clip, request, None, frame_range=FrameRange(40, 44))
     for f in r.frames():
-        assert f.alpha.any()
-        assert np.array_equal(f.composite(), full(f.source, f.alpha))
+        ((_, alpha),) = f.instant
+        assert alpha.any() and np.array_equal(f.matte, alpha)
+        assert np.array_equal(f.composite(), full(f.source, alpha))
+
+
+def test_a_plan_mixing_generation_and_an_instant_operation(clip) -> None:
+    """Object 1 is generated, object 2 blurred, in one pass: the generated region is composited first,
+    the blur inside its own alpha; outside both the source's bytes; the matte is their union."""
+    _, twin = clip
+    editor = FakeEditor()
+    request = RenderRequest((op_for(twin, 1), op_for(twin, 2, "blur")))
+    r = renderer(clip, request, editor, frame_range=FrameRange(0, 17), settings=settings(17, 4))
+    seen_blur = False
+    for f in r.frames():
+        out = f.composite()
+        assert np.array_equal(out[f.matte == 0], f.source[f.matte == 0])
+        generated_only = composite(f.source, f.edited, f.alpha)
+        for _, alpha in f.instant:
+            seen_blur = True
+            assert np.array_equal(out, instant.blur(generated_only, alpha))
+            assert np.array_equal(f.matte, np.maximum(f.alpha, alpha))
+    assert seen_blur and editor.calls

@@ -45,7 +45,11 @@ def test_the_paper_per_frame_form_round_trips_through_the_paper_view(small_twin:
             if obj["id"] == 3:
                 obj["attributes"] = "a small red dog"
     plan = plan_from_edit(json.dumps(view), small_twin, query="q")
-    assert [op.kind for op in plan.operations] == ["recolor"]
+    assert [op.kind for op in plan.operations] == ["appearance"]  # a new look for the video model
+    assert spans(plan) == {3: [(0, 20)]}
+    # Asked as a recolor, the same edit is the instant recolor, with the query's color.
+    plan = plan_from_edit(json.dumps(view), small_twin, query="make the dog red")
+    assert [(op.kind, op.color) for op in plan.operations] == [("recolor", "red")]
     assert spans(plan) == {3: [(0, 20)]}
 
 
@@ -146,7 +150,7 @@ def invalid_edits(twin: TwinDocument) -> list[tuple[str, str, str]]:
         (
             "extend track",
             per_object({"id": 3, "category": "dog", "attributes": "x", "frames": [[0, 23]]}),
-            "absent in frames 20-23",
+            "absent in frames 20:24",
         ),
         (
             "bad frames",
@@ -227,7 +231,7 @@ def test_the_plan_file_has_a_schema_and_survives_hand_edits(small_twin: TwinDocu
     # ... but not beyond the object's track, nor to an unknown object.
     data["operations"][0]["targets"][0]["frames"] = [{"start": 3, "end": 30}]
     path.write_text(json.dumps(data))
-    with pytest.raises(PlanError, match="absent in frames 24-29"):
+    with pytest.raises(PlanError, match="absent in frames 24:30"):
         load_plan(path, small_twin)
     data["operations"][0]["targets"][0]["id"] = 77
     path.write_text(json.dumps(data))
