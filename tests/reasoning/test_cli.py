@@ -82,7 +82,7 @@ def test_reason_with_a_replayed_rollout_writes_the_plan(
     (op,) = plan["operations"]
     assert [t["id"] for t in op["targets"]] == [3]
     assert op["targets"][0]["frames"] == [{"start": 0, "end": 20}]
-    assert "op1 appearance: object 3 (dog) frames 0-19" in out
+    assert "op1 appearance: object 3 (dog) frames 0:20" in out
     trace = json.loads(trace_path.read_text())
     assert trace["valid"] and trace["executions"][0]["stdout"] == "[3]\n"
     # The written trace replays to the same plan.
@@ -139,7 +139,7 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     data["operations"][0]["targets"][0]["frames"] = [{"start": 0, "end": 24}]
     write(plan_path, json.dumps(data))
     status, _, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
-    assert status == 1 and "absent in frames 20-23" in err
+    assert status == 1 and "absent in frames 20:24" in err
 
 
 def test_rollout_score_gives_the_structured_rewards(
