@@ -65,7 +65,7 @@ def test_twin_view_compact_and_paper(run_cli: Run, small_twin_path: Path, small_
     assert len(json.loads(paper)["frames"]) == len(small_twin.frames)
     assert len(compact) < len(paper)
     status, _, err = run_cli("twin", "view", small_twin_path, "--budget-tokens", "5")
-    assert status == 1 and "--budget-tokens 5 is too small" in err
+    assert status == 2 and "--budget-tokens 5 is too small" in err
 
 
 def test_reason_with_a_replayed_rollout_writes_the_plan(
