@@ -252,6 +252,28 @@ def test_build_with_a_timecode_range_lists_the_objects(
     assert table.split("\n", 1)[1] in out  # the same table, after the summary line
 
 
+def test_reason_on_media_takes_a_timecode_range(
+    run_cli: Run, tc_clip: Path, build_cache: Path, tmp_path: Path
+) -> None:
+    """``river reason MEDIA --range TC-TC`` builds (here: finds in the cache) the twin of those frames."""
+    first = json.loads(
+        _build(run_cli, tc_clip, tmp_path, "--range", BUILD_RANGE, "--json", cache=build_cache)[1]
+    )
+    target = first["objects"][0]
+    edit = {"objects": [{"id": target["id"], "category": target["category"], "attributes": "in bronze"}]}
+    rollout = tmp_path / "r.txt"
+    rollout.write_text(f"x</think><execute>print(1)</execute><edit>{json.dumps(edit)}</edit>")
+    plan = tmp_path / "plan.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RIVER_CACHE_DIR", str(build_cache))
+        status, _, err = run_cli(
+            "reason", tc_clip, QUERY, "--range", BUILD_RANGE_TC, "--profile", "tiny",
+            "--llm", f"replay:{rollout}", "--out", plan, "-q",
+        )  # fmt: skip
+    assert status == 0, err
+    assert json.loads(plan.read_text())["twin"]["frame_range"] == {"start": 1, "end": 4}
+
+
 def test_build_refuses_to_replace_an_existing_twin_without_overwrite(
     run_cli: Run, tc_clip: Path, tmp_path: Path
 ) -> None:

@@ -121,7 +121,7 @@ def test_reason_rejects_unknown_llm_specs(
     run_cli: Run, small_twin_path: Path, tmp_path: Path, spec: str
 ) -> None:
     status, _, err = run_cli("reason", small_twin_path, "q", "--llm", spec, "--out", tmp_path / "p.json")
-    assert status == 1 and ("--llm" in err or "openai:http://" in err)
+    assert status == 2 and ("--llm" in err or "openai:http://" in err)
 
 
 def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
@@ -201,3 +201,93 @@ def test_sandbox_run_warns_loudly_without_os_isolation(
     finally:
         monkeypatch.undo()
         sandbox._bwrap_probe.cache_clear()
+
+
+# -- flags are checked before anything runs; outputs never replace an input -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--samples", "0"], "--samples 0 must be at least 1"),
+        (["--max-rounds", "-1"], "--max-rounds -1 must be 0 or more"),
+        (["--max-new-tokens", "0"], "--max-new-tokens 0 must be at least 1"),
+        (["--temperature", "-0.5"], "--temperature -0.5 must be a number ≥ 0"),
+        (["--temperature", "nan"], "--temperature nan must be a number ≥ 0"),
+        (["--budget-tokens", "0"], "--budget-tokens 0 must be a positive number of tokens"),
+        (["--budget-tokens", "5"], "--budget-tokens 5 is too small for this twin"),
+        (["--seed", "-1"], "--seed -1 must be in 0…"),
+        (["--range", "0:5"], "--range applies to media input"),
+        (["--device", "tpu"], "--device 'tpu' is not one of"),
+    ],
+)
+def test_reason_bad_flags_are_usage_errors(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    status, out, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", tmp_path / "p.json", *flags
+    )
+    assert status == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollout.txt"]
+
+
+@pytest.mark.parametrize("flag", ["--out", "--trace"])
+def test_reason_never_writes_over_the_replayed_rollout(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flag: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    outputs = {"--out": tmp_path / "p.json", "--trace": tmp_path / "t.json", flag: rollout}
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--overwrite",
+        *(str(a) for pair in outputs.items() for a in pair),
+    )  # fmt: skip
+    assert status == 1 and f"{flag} {rollout} is the rollout --llm replays" in err
+    assert rollout.read_text(encoding="utf-8") == ROLLOUT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollout.txt"]
+
+
+def test_reason_never_writes_over_the_twin_or_one_output_twice(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    before = small_twin_path.read_bytes()
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", small_twin_path, "--overwrite"
+    )
+    assert status == 1 and "is the source twin" in err
+    assert small_twin_path.read_bytes() == before
+    same = tmp_path / "both.json"
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", same, "--trace", same
+    )
+    assert status == 2 and "--out and --trace are the same file" in err
+    assert not same.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--timeout", "0"], "--timeout 0 must be a number of seconds above 0"),
+        (["--timeout", "inf"], "--timeout inf must be a number of seconds above 0"),
+        (["--cpu", "0"], "--cpu 0 must be at least 1"),
+        (["--memory-mb", "10"], "--memory-mb 10 must be at least 64"),
+    ],
+)
+def test_sandbox_limits_are_flags_in_messages(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    code = write(tmp_path / "sum.py", "print(sum(range(10)))\n")
+    status, out, err = run_cli("sandbox", "run", "--twin", small_twin_path, code, *flags)
+    assert status == 2 and out == "" and message in err, err
+    assert "SandboxLimits" not in err and "_seconds" not in err and "_bytes" not in err
+
+
+def test_sandbox_timeout_names_the_flag(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    code = write(tmp_path / "spin.py", "while True:\n    pass\n")
+    status, _, err = run_cli(
+        "sandbox", "run", "--twin", small_twin_path, code, "--timeout", "0.5", "--cpu", "30"
+    )
+    assert status == 1
+    assert "the code failed (timeout): it ran longer than 0.5 s; raise --timeout" in err
+    assert "wall_seconds" not in err
