@@ -4,10 +4,33 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from river_core.cli.common import print_json as _print_json
 from river_core.cli.common import progress_bar
+from river_core.errors import OutputError, RangeError, UsageError
+
+if TYPE_CHECKING:
+    from river_core.media.probe import MediaInfo
+    from river_core.media.rational import FrameRange
+
+RANGE_HELP = (
+    "source frames, half-open: 30:120 is frames 30 to 119 (275: and :17 leave a side open), or "
+    "timecodes of the clip, 01:00:01:00-01:00:02:10 (';' before the frames for drop-frame)"
+)
+
+
+def parse_range_flag(text: str, info: MediaInfo) -> FrameRange:
+    """``--range`` of a clip: frames or timecodes (from the clip's start timecode); a bad range is a
+    usage error (exit 2) naming the flag, e.g. ``--range 80:200 is outside the clip: it has 90 frames…``."""
+    from river_core.media.rational import FrameRange
+
+    try:
+        return FrameRange.parse(text, info.frame_count, start_timecode=info.timecode_or_zero)
+    except RangeError as exc:
+        message = str(exc)
+        message = "--" + message if message.startswith("range ") else f"--range {text!r}: {message}"
+        raise UsageError(message, field="range") from None
 
 
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -26,12 +49,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "extract", parents=[common], help="write a frame range with its audio and timecode"
     )
     p.add_argument("media", type=Path)
-    p.add_argument(
-        "--range",
-        required=True,
-        metavar="START:END",
-        help="source frames, half-open: 30:120 is frames 30 to 119",
-    )
+    p.add_argument("--range", required=True, metavar="START:END", help=RANGE_HELP)
     p.add_argument("--format", required=True, choices=FORMAT_CHOICES)
     p.add_argument(
         "--out",
@@ -81,12 +99,16 @@ def cmd_media_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_media_extract(args: argparse.Namespace) -> int:
+    from river_core.media.encode import FORMATS, output_path_for
     from river_core.media.extract import extract
     from river_core.media.probe import probe
-    from river_core.media.rational import FrameRange
 
+    try:  # the flags first: a wrong extension is known before the media is opened
+        output_path_for(FORMATS[args.format], args.out)
+    except OutputError as exc:
+        raise UsageError(str(exc), field="output") from None
     info = probe(args.media)
-    frame_range = FrameRange.parse(args.range, info.frame_count)
+    frame_range = parse_range_flag(args.range, info)
     with progress_bar(args) as progress:
         result = extract(
             args.media,

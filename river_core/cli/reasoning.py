@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from river_core.errors import RiverError
+from river_core.cli.media import RANGE_HELP
+from river_core.errors import OutputError, RiverError, UsageError
 from river_core.reasoning.llms import llm_help
 
 if TYPE_CHECKING:
-    from river_core.reasoning.sandbox import Isolation, Sandbox
+    from river_core.reasoning.sandbox import ExecutionResult, Isolation, Sandbox, SandboxLimits
     from river_core.twin.schema import TwinDocument
+
+# SandboxLimits refuses less: the worker's interpreter needs this much address space to start.
+MIN_MEMORY_MB = 64
 
 
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -59,7 +64,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--profile", choices=("paper", "tiny"), default="paper", help="twin models, for media input"
     )
-    p.add_argument("--range", metavar="START:END", help="source frames of media input, half-open")
+    p.add_argument("--range", metavar="START:END", help="media input only: " + RANGE_HELP)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
     p.add_argument("--overwrite", action="store_true", help="replace existing --out/--trace files")
@@ -93,6 +98,16 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 def _sandbox(args: argparse.Namespace) -> Sandbox:
     from river_core.reasoning.sandbox import Sandbox, SandboxLimits
 
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout {args.timeout:g} must be a number of seconds above 0", field="timeout")
+    if args.cpu is not None and args.cpu < 1:
+        raise UsageError(f"--cpu {args.cpu} must be at least 1 (whole seconds of CPU time)", field="cpu")
+    if args.memory_mb is not None and args.memory_mb < MIN_MEMORY_MB:
+        raise UsageError(
+            f"--memory-mb {args.memory_mb} must be at least {MIN_MEMORY_MB}: the sandboxed interpreter "
+            "needs that much to start",
+            field="memory_mb",
+        )
     defaults = SandboxLimits()
     limits = SandboxLimits(
         cpu_seconds=args.cpu if args.cpu is not None else defaults.cpu_seconds,
@@ -100,6 +115,17 @@ def _sandbox(args: argparse.Namespace) -> Sandbox:
         memory_bytes=args.memory_mb * 2**20 if args.memory_mb is not None else defaults.memory_bytes,
     )
     return Sandbox(limits, namespaces="require" if args.require_isolation else "auto")
+
+
+def _failure(result: ExecutionResult, limits: SandboxLimits) -> str:
+    """Why the code failed, for people: a limit it hit is named by the flag that raises it."""
+    if result.error_kind == "timeout":
+        return f"it ran longer than {limits.wall_seconds:g} s; raise --timeout if it needs longer"
+    if result.error_kind == "cpu":
+        return f"it used more than {limits.cpu_seconds} s of CPU time; raise --cpu if it needs more"
+    if result.error_kind == "memory":
+        return f"it ran out of memory ({limits.memory_bytes >> 20} MB); raise --memory-mb if it needs more"
+    return str(result.error)
 
 
 def warn_isolation(isolation: Isolation, quiet: bool = False) -> None:
@@ -136,9 +162,77 @@ def cmd_sandbox_run(args: argparse.Namespace) -> int:
     if result.truncated:
         print("[output truncated]")
     if not result.ok:
-        print(f"river: error: the code failed ({result.error_kind}): {result.error}", file=sys.stderr)
+        print(
+            f"river: error: the code failed ({result.error_kind}): {_failure(result, sandbox.limits)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
+
+
+def check_reason_flags(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Check ``river reason``'s flags before anything loads; return its inputs as (what, path)."""
+    from river_core.cli.twin import check_device_flag
+    from river_core.reasoning.llm import MAX_SEED
+    from river_core.reasoning.llms import spec_inputs
+
+    if args.samples is not None and args.samples < 1:
+        raise UsageError(f"--samples {args.samples} must be at least 1 (rollouts to try)", field="samples")
+    if args.max_rounds is not None and args.max_rounds < 0:
+        raise UsageError(
+            f"--max-rounds {args.max_rounds} must be 0 or more (execute rounds per rollout)",
+            field="max_rounds",
+        )
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise UsageError(
+            f"--max-new-tokens {args.max_new_tokens} must be at least 1 (tokens per generation call)",
+            field="max_new_tokens",
+        )
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise UsageError(
+            f"--temperature {args.temperature:g} must be a number ≥ 0 (0 samples greedily)",
+            field="temperature",
+        )
+    if args.budget_tokens is not None and args.budget_tokens < 1:
+        raise UsageError(
+            f"--budget-tokens {args.budget_tokens} must be a positive number of tokens", field="budget_tokens"
+        )
+    if not 0 <= args.seed < MAX_SEED:
+        raise UsageError(f"--seed {args.seed} must be in 0…{MAX_SEED - 1}", field="seed")
+    check_device_flag(args.device)
+    twin_input = args.input.suffix.lower() == ".json"
+    if twin_input and args.range is not None:
+        raise UsageError(
+            f"--range applies to media input; {args.input} is a twin, which covers its own frames",
+            field="range",
+        )
+    try:
+        replayed = spec_inputs(args.llm)
+    except RiverError as exc:
+        raise UsageError(str(exc), field="llm") from None
+    what = "the source twin" if twin_input else "the source media"
+    return [(what, args.input), *(("the rollout --llm replays", path) for path in replayed)]
+
+
+def check_reason_outputs(args: argparse.Namespace, inputs: list[tuple[str, Path]]) -> None:
+    """--out and --trace: never an input (even with --overwrite), never each other, new unless
+    --overwrite."""
+    from river_core.atomic import check_output_path, same_file
+
+    if args.trace is not None and same_file(args.out, args.trace):
+        raise UsageError(
+            f"--out and --trace are the same file {args.out}; give each its own path", field="trace"
+        )
+    for flag, out in (("--out", args.out), ("--trace", args.trace)):
+        if out is None:
+            continue
+        for what, source in inputs:
+            if same_file(out, source):
+                raise OutputError(
+                    f"{flag} {out} is {what}; a command never writes over its inputs (not even with "
+                    "--overwrite): choose another path"
+                )
+        check_output_path(out, sources=[source for _, source in inputs], overwrite=args.overwrite)
 
 
 def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
@@ -148,11 +242,12 @@ def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
     if path.suffix.lower() == ".json":
         return load_twin(path), str(path)
     from river_core.cli.common import progress_bar
-    from river_core.media import FrameRange, probe
+    from river_core.cli.media import parse_range_flag
+    from river_core.media import probe
     from river_core.twin.build import build_twin
 
     info = probe(path)
-    frame_range = FrameRange.parse(args.range, info.frame_count) if args.range else None
+    frame_range = parse_range_flag(args.range, info) if args.range else None
     with progress_bar(args) as progress:
         outcome = build_twin(
             path, frame_range, args.query, profile=args.profile, device=args.device, dtype=args.dtype,
@@ -162,22 +257,25 @@ def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
 
 
 def cmd_reason(args: argparse.Namespace) -> int:
-    from river_core.atomic import check_output_path, write_bytes_atomic
+    from river_core.atomic import write_bytes_atomic
     from river_core.reasoning.llms import load_llm
     from river_core.reasoning.plan import save_plan
     from river_core.reasoning.reasoner import NoValidPlanError, Reasoner, ReasonerSettings
+    from river_core.reasoning.view import check_budget
 
-    for out in (args.out, args.trace):
-        if out is not None:
-            check_output_path(out, sources=[args.input], overwrite=args.overwrite)
+    # 1. Check the flags and the outputs, then the twin (built first for media input) and the budget.
+    inputs = check_reason_flags(args)
+    check_reason_outputs(args, inputs)
     twin, twin_path = _twin_for(args)
+    check_budget(twin, args.budget_tokens)
+    # 2. The LLM and the reasoner.
     llm = load_llm(args.llm, device=args.device, dtype=args.dtype)
     replay = llm.info.kind == "replay"
     defaults = ReasonerSettings()
     settings = ReasonerSettings(
-        samples=args.samples or (1 if replay else defaults.samples),
+        samples=args.samples if args.samples is not None else (1 if replay else defaults.samples),
         max_execute_rounds=args.max_rounds if args.max_rounds is not None else defaults.max_execute_rounds,
-        max_new_tokens=args.max_new_tokens or defaults.max_new_tokens,
+        max_new_tokens=args.max_new_tokens if args.max_new_tokens is not None else defaults.max_new_tokens,
         budget_tokens=args.budget_tokens,
         temperature=args.temperature if args.temperature is not None else defaults.temperature,
         seed=args.seed,
@@ -186,6 +284,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
     warn_isolation(reasoner.sandbox.isolation, quiet=args.quiet)
     from river_core.cli.common import progress_bar
 
+    # 3. Reason, and write the plan (and the trace, also of a failure).
     try:
         with progress_bar(args) as progress:
             plan = reasoner(twin, args.query, twin_path=twin_path, progress=progress)

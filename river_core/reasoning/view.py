@@ -48,7 +48,8 @@ show a protocol tag literally; JSON decoding restores the exact text.
 **Budget.** With ``budget_tokens``, a view that is too long is coarsened step by step (a larger
 keyframe tolerance, then coarser quantization), each step recorded in :attr:`CompactView.notes` and in
 the header. Nothing is ever dropped or truncated: if even the coarsest view does not fit,
-:class:`~river_core.errors.RiverError` says how small the view can get.
+:class:`~river_core.errors.UsageError` says how small the view can get (:func:`smallest_budget`;
+:func:`check_budget` checks a budget before any work).
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final, NamedTuple
 
-from river_core.errors import RiverError
+from river_core.errors import RiverError, UsageError
 from river_core.twin.schema import TwinDocument
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "ParsedSpatial",
     "ParsedView",
     "ViewParseError",
+    "check_budget",
     "compact_view",
     "estimate_tokens",
     "mask_ref",
@@ -78,6 +81,7 @@ __all__ = [
     "paper_view_text",
     "parse_compact_view",
     "parse_mask_ref",
+    "smallest_budget",
 ]
 
 
@@ -319,7 +323,7 @@ def compact_view(
     """The compact, line-oriented view of ``doc`` (see the module docstring for the format).
 
     With ``budget_tokens``, the finest view that fits in that many tokens (counted by
-    ``count_tokens``, default :func:`estimate_tokens`); :class:`~river_core.errors.RiverError` if
+    ``count_tokens``, default :func:`estimate_tokens`); :class:`~river_core.errors.UsageError` if
     even the coarsest one does not fit.
     """
     if budget_tokens is not None and (isinstance(budget_tokens, bool) or budget_tokens < 1):
@@ -345,9 +349,32 @@ def compact_view(
                 tolerance_steps=level.keyframe_tolerance + 0.5,
                 notes=tuple(notes),
             )
-    raise RiverError(
+    raise _budget_too_small(budget_tokens, tokens)
+
+
+def smallest_budget(doc: TwinDocument, *, count_tokens: Callable[[str], int] | None = None) -> int:
+    """The smallest usable ``budget_tokens`` for ``doc``: the size of its coarsest compact view."""
+    notes = tuple(_coarsening_note(before, after) for before, after in pairwise(_LADDER))
+    return (count_tokens or estimate_tokens)(_render(doc, _LADDER[-1], notes))
+
+
+def check_budget(
+    doc: TwinDocument, budget_tokens: int | None, *, count_tokens: Callable[[str], int] | None = None
+) -> None:
+    """Raise :class:`~river_core.errors.UsageError` (``--budget-tokens``) when ``budget_tokens`` is
+    below :func:`smallest_budget` of ``doc`` (0 and negative budgets included); None is no budget."""
+    if budget_tokens is None:
+        return
+    smallest = smallest_budget(doc, count_tokens=count_tokens)
+    if budget_tokens < smallest:
+        raise _budget_too_small(budget_tokens, smallest)
+
+
+def _budget_too_small(budget_tokens: int | None, smallest: int) -> UsageError:
+    return UsageError(
         f"--budget-tokens {budget_tokens} is too small for this twin: the coarsest compact view needs "
-        f"~{tokens} tokens; raise the budget or shorten the range"
+        f"~{smallest} tokens; raise the budget to at least {smallest} or shorten the range",
+        field="budget_tokens",
     )
 
 

@@ -1,8 +1,8 @@
 """Looking at a twin: masks colored by id with id, category and depth labels.
 
 ``render_video`` writes the overlay as a movie (same size, rate and timecode as the range);
-``render_sheet`` writes a PNG contact sheet of evenly spaced frames. It is the picture an editor
-checks before trusting a twin.
+``render_sheet`` writes a PNG contact sheet of evenly spaced frames (:func:`sheet_frames`). It is
+the picture an editor checks before trusting a twin.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 from river_core.atomic import atomic_path
 from river_core.errors import OutputError, RiverError
@@ -102,19 +103,35 @@ def render_video(
     return out
 
 
+def sheet_frames(frame_range: FrameRange, count: int) -> list[int]:
+    """The frames a contact sheet of ``count`` frames shows: ``min(count, len(frame_range))`` distinct
+    frames, evenly spaced, the range's first and last frame always among them (one frame: the first).
+
+    >>> sheet_frames(FrameRange(0, 17), 5)
+    [0, 4, 8, 12, 16]
+    >>> sheet_frames(FrameRange(30, 47), 100) == list(range(30, 47))
+    True
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a whole number of frames, at least 1; got {count!r}")
+    n = len(frame_range)
+    k = min(count, n)
+    if k == 1:
+        return [frame_range.start]
+    # start + i·(n-1)/(k-1) rounded half up, in integers: consecutive picks are at least one frame
+    # apart (k ≤ n), so none repeats, and i = k-1 lands exactly on the last frame.
+    return [frame_range.start + (2 * i * (n - 1) + (k - 1)) // (2 * (k - 1)) for i in range(k)]
+
+
 def render_sheet(
     twin: TwinDocument, media: Path, out: Path, *, count: int = 12, width: int = 480, overwrite: bool = False
 ) -> Path:
-    """A PNG contact sheet of ``count`` evenly spaced frames of the twin, each ``width`` wide."""
+    """A PNG contact sheet of the twin's range, ``width`` wide per frame: the frames
+    :func:`sheet_frames` picks, each captioned with its frame number and timecode (a frame of the
+    range the twin does not describe is drawn without masks and captioned so)."""
     if out.suffix.lower() != ".png":
         raise OutputError(f"contact sheet {out} must end in .png")
-    indices = sorted({f.index for f in twin.frames})
-    if not indices:
-        raise RiverError("the twin has no frames to show")
-    picks = [
-        indices[round(i * (len(indices) - 1) / max(1, count - 1))] for i in range(min(count, len(indices)))
-    ]
-    picks = sorted(set(picks))
+    picks = sheet_frames(twin.video.frame_range, count)
     frames = {f.index: f for f in twin.frames}
     rate = parse_rate(twin.video.rate)
     first_tc = Timecode.parse(twin.video.start_timecode, rate)
@@ -122,10 +139,13 @@ def render_sheet(
     with VideoReader(media) as reader:
         for index in picks:
             image = reader.read(FrameRange(index, index + 1))[0]
-            shown = overlay(image, frames[index], scale=image.shape[1] / width)
+            entry = frames.get(index)
+            shown = overlay(image, entry or FrameEntry(index=index, objects=[]), scale=image.shape[1] / width)
             tile_h = round(width * image.shape[0] / image.shape[1])
             tile = Image.fromarray(resize(shown, (width, tile_h), "area"))
             caption = f"frame {index}  {first_tc + (index - twin.video.frame_range.start)}"
+            if entry is None:
+                caption += "  (not described)"
             ImageDraw.Draw(tile).text(
                 (6, tile_h - 6), caption, font=_font(14), fill=(255, 255, 255), anchor="lb"
             )
@@ -135,8 +155,11 @@ def render_sheet(
     sheet = Image.new("RGB", (columns * width, rows * tiles[0].height), (16, 16, 16))
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % columns) * width, (i // columns) * tiles[0].height))
+    # The frame numbers shown, also as text in the PNG, so a script can tell what the sheet holds.
+    text = PngInfo()
+    text.add_text("river:frames", " ".join(str(i) for i in picks))
     with atomic_path(out, sources=[media], overwrite=overwrite) as tmp:
-        sheet.save(tmp, format="PNG")
+        sheet.save(tmp, format="PNG", pnginfo=text)
     return out
 
 

@@ -70,6 +70,51 @@ def test_extract_json(run_cli, sample_clip: Path, tmp_path: Path) -> None:
     assert listing(tmp_path) == ["x.mkv"]
 
 
+@pytest.mark.parametrize(
+    ("clip", "span", "frames", "first"),
+    [
+        # 25 fps, non-drop, starting at 01:00:00:00: one second in is frame 25
+        (("25", "01:00:00:00"), "01:00:01:00-01:00:01:10", (25, 35), "01:00:01:00"),
+        (("25", "01:00:00:00"), "01:00:01:20-", (45, 60), "01:00:01:20"),
+        # 29.97 drop-frame, starting 2 frames before a minute: 01:00;00 and ;01 do not exist
+        (("30000/1001", "00:00:59;28"), "00:00:59;29-00:01:00;04", (1, 4), "00:00:59;29"),
+        (("30000/1001", "00:00:59;28"), "-00:01:00;02", (0, 2), "00:00:59;28"),
+    ],
+)
+def test_extract_takes_a_timecode_range(
+    run_cli, make_clip, tmp_path: Path, clip: tuple[str, str], span: str, frames: tuple[int, int], first: str
+) -> None:
+    rate, timecode = clip
+    media = make_clip("tc.mp4", rate=rate, frames=60, size=(64, 48), timecode=timecode)
+    out = tmp_path / "x.mkv"
+    # argparse takes a value that starts with '-' for an option: such a range needs --range=VALUE
+    given = [f"--range={span}"] if span.startswith("-") else ["--range", span]
+    code, text, err = run_cli(
+        "media", "extract", media, *given, "--format", "ffv1", "--out", out, "--json", "-q"
+    )
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["frame_count"] == frames[1] - frames[0]
+    assert result["timecode"] == first
+
+
+def test_extract_checks_the_flags_first(run_cli, make_clip, tmp_path: Path) -> None:
+    media = make_clip("tc.mp4", rate="25", frames=60, size=(64, 48), timecode="01:00:00:00")
+    for span, message in [
+        ("00:59:59:00-01:00:01:00", "is before the clip's first frame, which is 01:00:00:00"),
+        ("01:00:01:00-01:00:00:10", "is empty (frames 25:10)"),
+    ]:
+        code, _, err = run_cli(
+            "media", "extract", media, "--range", span, "--format", "ffv1", "--out", tmp_path / "x.mkv"
+        )
+        assert code == 2 and message in err and err.startswith("river: error: --range"), err
+    code, _, err = run_cli(
+        "media", "extract", media, "--range", "0:5", "--format", "prores", "--out", tmp_path / "x.mp4"
+    )
+    assert code == 2 and "--format prores writes .mov files" in err
+    assert listing(tmp_path) == []
+
+
 def test_global_flags_work_after_the_command(run_cli, tmp_path: Path) -> None:
     code, _, err = run_cli("media", "probe", tmp_path / "nope.mp4", "--quiet")
     assert code == 1 and err.startswith("river: error:")
@@ -137,7 +182,9 @@ def test_range_outside_the_clip(run_cli, sample_clip: Path, tmp_path: Path) -> N
     code, _, err = run_cli(
         "media", "extract", sample_clip, "--range", "80:200", "--format", "ffv1", "--out", tmp_path / "x.mkv"
     )
-    assert code == 1 and "outside the clip: it has 90 frames" in err and len(err.strip().splitlines()) == 1
+    # a bad flag value is a usage error (exit 2) naming the flag
+    assert code == 2 and "--range 80:200 is outside the clip: it has 90 frames" in err
+    assert len(err.strip().splitlines()) == 1
     assert listing(tmp_path) == []
 
 
@@ -160,7 +207,7 @@ def test_usage_errors_exit_2(run_cli, sample_clip: Path, tmp_path: Path) -> None
     code, _, err = run_cli(
         "media", "extract", sample_clip, "--range", "five", "--format", "ffv1", "--out", tmp_path / "x.mkv"
     )
-    assert code == 1 and "START:END" in err
+    assert code == 2 and "--range 'five'" in err and "START:END" in err
 
 
 def test_sigterm_mid_extract_leaves_nothing(sample_clip: Path, tmp_path: Path) -> None:

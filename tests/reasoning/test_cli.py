@@ -65,7 +65,7 @@ def test_twin_view_compact_and_paper(run_cli: Run, small_twin_path: Path, small_
     assert len(json.loads(paper)["frames"]) == len(small_twin.frames)
     assert len(compact) < len(paper)
     status, _, err = run_cli("twin", "view", small_twin_path, "--budget-tokens", "5")
-    assert status == 1 and "--budget-tokens 5 is too small" in err
+    assert status == 2 and "--budget-tokens 5 is too small" in err
 
 
 def test_reason_with_a_replayed_rollout_writes_the_plan(
@@ -82,7 +82,7 @@ def test_reason_with_a_replayed_rollout_writes_the_plan(
     (op,) = plan["operations"]
     assert [t["id"] for t in op["targets"]] == [3]
     assert op["targets"][0]["frames"] == [{"start": 0, "end": 20}]
-    assert "op1 appearance: object 3 (dog) frames 0-19" in out
+    assert "op1 appearance: object 3 (dog) frames 0:20" in out
     trace = json.loads(trace_path.read_text())
     assert trace["valid"] and trace["executions"][0]["stdout"] == "[3]\n"
     # The written trace replays to the same plan.
@@ -121,7 +121,7 @@ def test_reason_rejects_unknown_llm_specs(
     run_cli: Run, small_twin_path: Path, tmp_path: Path, spec: str
 ) -> None:
     status, _, err = run_cli("reason", small_twin_path, "q", "--llm", spec, "--out", tmp_path / "p.json")
-    assert status == 1 and ("--llm" in err or "openai:http://" in err)
+    assert status == 2 and ("--llm" in err or "openai:http://" in err)
 
 
 def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     data["operations"][0]["targets"][0]["frames"] = [{"start": 0, "end": 24}]
     write(plan_path, json.dumps(data))
     status, _, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
-    assert status == 1 and "absent in frames 20-23" in err
+    assert status == 1 and "absent in frames 20:24" in err
 
 
 def test_rollout_score_gives_the_structured_rewards(
@@ -201,3 +201,93 @@ def test_sandbox_run_warns_loudly_without_os_isolation(
     finally:
         monkeypatch.undo()
         sandbox._bwrap_probe.cache_clear()
+
+
+# -- flags are checked before anything runs; outputs never replace an input -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--samples", "0"], "--samples 0 must be at least 1"),
+        (["--max-rounds", "-1"], "--max-rounds -1 must be 0 or more"),
+        (["--max-new-tokens", "0"], "--max-new-tokens 0 must be at least 1"),
+        (["--temperature", "-0.5"], "--temperature -0.5 must be a number ≥ 0"),
+        (["--temperature", "nan"], "--temperature nan must be a number ≥ 0"),
+        (["--budget-tokens", "0"], "--budget-tokens 0 must be a positive number of tokens"),
+        (["--budget-tokens", "5"], "--budget-tokens 5 is too small for this twin"),
+        (["--seed", "-1"], "--seed -1 must be in 0…"),
+        (["--range", "0:5"], "--range applies to media input"),
+        (["--device", "tpu"], "--device 'tpu' is not one of"),
+    ],
+)
+def test_reason_bad_flags_are_usage_errors(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    status, out, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", tmp_path / "p.json", *flags
+    )
+    assert status == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollout.txt"]
+
+
+@pytest.mark.parametrize("flag", ["--out", "--trace"])
+def test_reason_never_writes_over_the_replayed_rollout(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flag: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    outputs = {"--out": tmp_path / "p.json", "--trace": tmp_path / "t.json", flag: rollout}
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--overwrite",
+        *(str(a) for pair in outputs.items() for a in pair),
+    )  # fmt: skip
+    assert status == 1 and f"{flag} {rollout} is the rollout --llm replays" in err
+    assert rollout.read_text(encoding="utf-8") == ROLLOUT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rollout.txt"]
+
+
+def test_reason_never_writes_over_the_twin_or_one_output_twice(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    before = small_twin_path.read_bytes()
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", small_twin_path, "--overwrite"
+    )
+    assert status == 1 and "is the source twin" in err
+    assert small_twin_path.read_bytes() == before
+    same = tmp_path / "both.json"
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", same, "--trace", same
+    )
+    assert status == 2 and "--out and --trace are the same file" in err
+    assert not same.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--timeout", "0"], "--timeout 0 must be a number of seconds above 0"),
+        (["--timeout", "inf"], "--timeout inf must be a number of seconds above 0"),
+        (["--cpu", "0"], "--cpu 0 must be at least 1"),
+        (["--memory-mb", "10"], "--memory-mb 10 must be at least 64"),
+    ],
+)
+def test_sandbox_limits_are_flags_in_messages(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    code = write(tmp_path / "sum.py", "print(sum(range(10)))\n")
+    status, out, err = run_cli("sandbox", "run", "--twin", small_twin_path, code, *flags)
+    assert status == 2 and out == "" and message in err, err
+    assert "SandboxLimits" not in err and "_seconds" not in err and "_bytes" not in err
+
+
+def test_sandbox_timeout_names_the_flag(run_cli: Run, small_twin_path: Path, tmp_path: Path) -> None:
+    code = write(tmp_path / "spin.py", "while True:\n    pass\n")
+    status, _, err = run_cli(
+        "sandbox", "run", "--twin", small_twin_path, code, "--timeout", "0.5", "--cpu", "30"
+    )
+    assert status == 1
+    assert "the code failed (timeout): it ran longer than 0.5 s; raise --timeout" in err
+    assert "wall_seconds" not in err
