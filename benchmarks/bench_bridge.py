@@ -1,8 +1,8 @@
 """Benchmark: a tiny job through the bridge against the same pipeline call in process.
 
 One run, side by side: a ``river serve`` subprocess (tiny profile, Unix socket, token) and, in this
-process, ``RiverPipeline(EditJob(...)).run()`` with a warm editor — each warmed by one untimed job,
-then ``--reps`` timed jobs each, interleaved. The bridge time is from ``SubmitEdit`` to the terminal
+process, one ``RiverPipeline`` (models loaded once) called with the same ``EditRequest`` — each warmed
+by one untimed job, then ``--reps`` timed jobs each, interleaved. The bridge time is from ``SubmitEdit`` to the terminal
 event on ``WatchJob``. Also: the latency from submit to the first event the client receives, and to
 the RUNNING event, over ``--latency`` quick jobs (twin jobs answered from the cache). Asserts nothing.
 
@@ -41,9 +41,10 @@ def main() -> int:
     )
     (tmp / "run").mkdir(mode=0o700)
     from bridge.client import RiverClient, state_name
-    from river_core.samples import bundled_sample
     from river_core.media import FrameRange
-    from river_core.pipeline import EditJob, RiverPipeline
+    from river_core.pipeline import RiverPipeline
+    from river_core.request import EditRequest
+    from river_core.samples import bundled_sample
 
     clip = (args.clip or bundled_sample()).resolve()
     start, end = (int(x) for x in args.range.split(":"))
@@ -51,7 +52,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "bridge.server.cli",
+            "river_core.cli",
             "serve",
             "--profile",
             "tiny",
@@ -83,22 +84,15 @@ def main() -> int:
             assert last.state.state and state_name(last.state.state) == "SUCCEEDED", last
             return time.perf_counter() - started
 
-        editors: dict[str, object] = {}
+        pipeline = RiverPipeline.from_pretrained("tiny")
 
         def in_process(n: int) -> float:
             started = time.perf_counter()
-            job = EditJob(
-                media=clip,
-                out=tmp / "local" / f"local{n}",
-                targets=(target,),
-                action=args.op,
-                prompt=options["prompt"] or None,
-                frame_range=FrameRange(start, end),
-                profile="tiny",
-            )
-            RiverPipeline(
-                job, editor_loader=lambda j: editors.get("e") or editors.setdefault("e", _editor(j))
-            ).run()
+            request = EditRequest(
+                clip, targets=(target,), op=args.op, prompt=options["prompt"] or None,
+                range=FrameRange(start, end), output=tmp / "local" / f"local{n}",
+            )  # fmt: skip
+            pipeline(request)
             return time.perf_counter() - started
 
         through_bridge(0), in_process(0)  # warm both: models, imports, caches
@@ -139,12 +133,6 @@ def main() -> int:
         server.terminate()
         server.wait(60)
     return 0
-
-
-def _editor(job: object) -> object:
-    from river_core.editing.vace import load_editor
-
-    return load_editor("tiny", seed=0)
 
 
 def _connect(client_class: type) -> object:

@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from river_core.samples import bundled_sample
 from river_core.media import FrameRange, Placement, VideoReader, probe
+from river_core.samples import bundled_sample
 
 MODEL_SIZE = (832, 480)
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from river_core.samples import bundled_sample
 from river_core.devices import DevicePlan
 from river_core.media import FrameRange, MediaWriter, Placement, Timecode, VideoReader, probe
+from river_core.samples import bundled_sample
 from river_core.twin.builder import BuildSettings, TwinBuilder
 from river_core.twin.stages import ModelInfo, Role, Stage
 

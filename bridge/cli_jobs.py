@@ -212,7 +212,7 @@ def as_flags(message: str) -> str:
         path = match.group(0)
         return SPEC_FLAGS.get(path) or "--" + path.rsplit(".", 1)[-1].replace("_", "-")
 
-    return _SPEC_PATH.sub(flag, message)
+    return re.sub(r"^plan_json\b", "--plan", _SPEC_PATH.sub(flag, message))  # ConfirmPlan's field
 
 
 # -- handlers --------------------------------------------------------------------------------

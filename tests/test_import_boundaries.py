@@ -93,6 +93,9 @@ def project_imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}" for alias in node.names
+            )  # `from river_core import cli`
     return {name for name in found if name.split(".")[0] in PROJECT}
 
 
@@ -118,10 +121,34 @@ def test_dependency_direction(package: str) -> None:
                 and not rel.name.startswith("server")
             ):
                 problems.append(f"{rel} imports {name}: only bridge.server may use the engine")
+            front_end = name == "river_core.cli" or name.startswith("river_core.cli.")
+            if front_end and not (package == "river_core" and rel.parts[:2] == ("river_core", "cli")):
+                # The engine's API serves every front-end; none reaches up into the command line.
+                problems.append(f"{rel} imports {name}: only river_core/cli/ itself may use the command line")
     assert not problems, "\n".join(problems)
 
 
 def test_the_ast_rule_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import bridge.server\nfrom host_plugins import x\nfrom . import sibling\n")
-    assert project_imports(bad) == {"bridge.server", "host_plugins"}
+    bad.write_text(
+        "import bridge.server\nfrom host_plugins import x\nfrom . import sibling\n"
+        "from river_core import cli\n"
+    )
+    assert project_imports(bad) == {
+        "bridge.server",
+        "host_plugins",
+        "host_plugins.x",
+        "river_core",
+        "river_core.cli",
+    }
+
+
+def test_no_engine_or_server_module_reaches_into_the_command_line(tmp_path: Path, monkeypatch) -> None:
+    """The rule of test_dependency_direction for river_core.cli, shown to fail on a violation."""
+    fake = tmp_path / "river_core"
+    (fake / "cli").mkdir(parents=True)
+    (fake / "pipeline.py").write_text("from river_core.cli.edit import request_from_args\n")
+    (fake / "cli" / "edit.py").write_text("from river_core.cli.common import flag\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    with pytest.raises(AssertionError, match=r"river_core/pipeline\.py imports river_core\.cli\.edit"):
+        test_dependency_direction("river_core")

@@ -189,7 +189,7 @@ class LocalRunner:
             if outcome.awaiting:
                 self.store.transition(
                     job_id, "AWAITING_CONFIRMATION", allowed_from=running, plan=outcome.plan,
-                    message="the plan is ready: confirm it (ConfirmPlan) to render, or cancel",
+                    message="the plan is ready for review: confirm it to render, or cancel the job",
                 )  # fmt: skip
             else:
                 self.store.transition(

@@ -268,7 +268,7 @@ class BridgeService(pb_grpc.RiverBridgeServicer):
         if not record.terminal:
             raise RequestError(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"job {job_id} is {record.state}; cancel it (CancelJob) and delete it once it has ended",
+                f"job {job_id} is {record.state}; cancel it first, and delete it once it has ended",
             )
         output = (record.results or {}).get("output_dir", "")
         removed = False

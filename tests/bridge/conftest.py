@@ -36,11 +36,13 @@ def media_root(tmp_path: Path, sample_clip: Path) -> Path:
 
 @pytest.fixture
 def make_server(tmp_path: Path, runtime_dir: Path, media_root: Path) -> Iterator[Callable[..., BridgeServer]]:
-    """``make_server(**config)`` starts an in-process server (tiny profile, no preload)."""
+    """``make_server(**config)`` starts an in-process server (tiny profile, no preload); ``llm`` and
+    ``pipeline`` go to the server itself."""
     servers: list[BridgeServer] = []
 
     def make(**overrides: object) -> BridgeServer:
         llm = overrides.pop("llm", None)
+        pipeline = overrides.pop("pipeline", None)
         options: dict[str, object] = {
             "state_dir": tmp_path / "state",
             "media_roots": [media_root],
@@ -50,7 +52,7 @@ def make_server(tmp_path: Path, runtime_dir: Path, media_root: Path) -> Iterator
             "workers": 48,
         }
         options.update(overrides)
-        server = BridgeServer(ServerConfig(**options), llm=llm)  # type: ignore[arg-type]
+        server = BridgeServer(ServerConfig(**options), llm=llm, pipeline=pipeline)  # type: ignore[arg-type]
         server.start()
         servers.append(server)
         return server

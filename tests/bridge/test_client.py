@@ -143,8 +143,10 @@ class FakeBridge(bridge_pb2_grpc.RiverBridgeServicer):
     def GetCapabilities(self, request: Any, context: grpc.ServicerContext) -> pb.Capabilities:
         self._auth(context)
         return pb.Capabilities(
-            server_version="0.0-test", api_version=API_VERSION, pid=os.getpid(), ready=True
-        )
+            server_version="0.0-test", api_version=API_VERSION, pid=os.getpid(), ready=True,
+            profiles=["tiny"], default_profile="tiny", ops=["generate", "blur"], formats=["prores", "h264"],
+            deliverables=["media", "matte"],
+        )  # fmt: skip
 
     def SubmitEdit(self, request: pb.SubmitEditRequest, context: grpc.ServicerContext) -> pb.Job:
         self._auth(context)

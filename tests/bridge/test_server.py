@@ -62,7 +62,7 @@ def test_submit_watch_succeeded_with_results_on_disk(client: RiverClient, media_
     assert Path(results.matte_movie).is_file() and Path(results.contact_sheet).is_file()
     assert final.plan.targets[0].id == target
     provenance = json.loads(Path(results.provenance).read_text())
-    assert provenance["job"]["action"] == "blur" and provenance["job"]["range"].startswith("0")
+    assert provenance["job"]["op"] == "blur" and provenance["job"]["range"] == "0:9"
 
 
 def test_token_is_required_but_health_is_open(server: BridgeServer) -> None:
@@ -266,16 +266,16 @@ def test_a_full_queue_is_resource_exhausted(
 def test_not_serving_and_unavailable_while_models_load(
     make_server: Callable[..., BridgeServer], media_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bridge.server.execute import WarmModels
+    from river_core.pipeline import RiverPipeline
 
     loading = threading.Event()
     release = threading.Event()
 
-    def slow_preload(self: WarmModels, profile: str, say: Callable[[str], None]) -> None:
+    def slow_preload(self: RiverPipeline, **_: object) -> None:
         loading.set()
         release.wait(60)
 
-    monkeypatch.setattr(WarmModels, "preload", slow_preload)
+    monkeypatch.setattr(RiverPipeline, "preload", slow_preload)
     server = make_server(preload=True)
     assert loading.wait(30)
     with RiverClient(server.address, server.token) as client:
