@@ -17,7 +17,9 @@ the feather, so the compositor keeps source pixels there bit-exactly.
 
 from __future__ import annotations
 
+import functools
 import math
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
@@ -352,8 +354,28 @@ def _edge_distances(inside: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndar
     return ys[keep], xs[keep], np.sqrt(squared[found[keep]].astype(np.float64))
 
 
+# Each twin's frame index, built once: the renderer asks for one frame at a time, and rebuilding
+# the index on every call made a job quadratic in its length. Keyed by id(): a twin is a mutable,
+# unhashable pydantic model. The entry goes when the twin is collected, and is rebuilt when the
+# twin's list of frames is replaced or changes length (twins are not edited in place during a job).
+_FRAME_INDEX: dict[int, tuple[weakref.ref[TwinDocument], list[FrameEntry], int, dict[int, FrameEntry]]] = {}
+
+
 def _entries(twin: TwinDocument) -> dict[int, FrameEntry]:
-    return {entry.index: entry for entry in twin.frames}
+    key = id(twin)
+    cached = _FRAME_INDEX.get(key)
+    if cached is not None:
+        ref, frames, count, index = cached
+        if ref() is twin and frames is twin.frames and count == len(frames):
+            return index
+    index = {entry.index: entry for entry in twin.frames}
+    ref = weakref.ref(twin, functools.partial(_forget_index, key))
+    _FRAME_INDEX[key] = (ref, twin.frames, len(twin.frames), index)
+    return index
+
+
+def _forget_index(key: int, _: weakref.ref[TwinDocument]) -> None:
+    _FRAME_INDEX.pop(key, None)
 
 
 def _object_mask(entry: FrameEntry, object_id: int) -> np.ndarray | None:
