@@ -270,7 +270,7 @@ def _highlight_into(
         outline = region & ~_erode(region, outline_px)
         tinted[outline] = rgb
     # A mask with the channels spelled out: copyto with a broadcast mask is ten times slower.
-    np.copyto(out, tinted, where=np.repeat(region[..., None], 3, axis=-1))
+    np.copyto(out, tinted, where=np.stack([region] * 3, axis=-1))
 
 
 def _erode(region: np.ndarray, times: int) -> np.ndarray:
