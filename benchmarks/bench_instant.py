@@ -167,7 +167,9 @@ def blur_job(clip: Path, twin: TwinDocument, fmt: str, n: int, reps: int) -> Non
         runs = " ".join(f"{t:.2f}" for t in times[name])
         print(f"    {name:6s} median {median:6.2f} s  {n / median:6.1f} frames/s   (runs: {runs})")
     added = (blurred - plain) * 1000 / n
-    print(f"    ratio blur / no op = {blurred / plain:.2f}; the op adds {added:.1f} ms/frame to the job")
+    paired = statistics.median(b / p for b, p in zip(times["blur"], times["no op"], strict=True))
+    print(f"    ratio blur / no op = {blurred / plain:.2f} (median of the pairs' ratios {paired:.2f})")
+    print(f"    the op adds {added:.1f} ms/frame to the job")
 
 
 def decoded(clip: Path, n: int) -> Iterator[np.ndarray]:

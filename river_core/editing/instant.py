@@ -65,10 +65,11 @@ def blur(frame: np.ndarray, alpha: np.ndarray, *, radius_px: float = 0.0) -> np.
     """Gaussian-blur the frame inside ``alpha``.
 
     ``radius_px`` is the Gaussian's standard deviation in pixels; 0 picks 4% of the frame's short
-    side, at least 8 px. The blur is Pillow's ``GaussianBlur`` (three box blurs per axis, within a
-    level or so of an exact Gaussian); from sigma 8 up it runs at 1/2, 1/4, … resolution (cell means
-    on a grid anchored at pixel (0, 0), blurred with the sigma that leaves the same total spread,
-    bilinear back up), which costs a fraction and changes nothing visible at that strength.
+    side, at least 8 px. The blur is Pillow's ``GaussianBlur`` (three box blurs per axis: within a
+    level or so of an exact Gaussian, a few more near the frame's border); from sigma 8 up it runs at
+    1/2, 1/4, … resolution (cell means on a grid anchored at pixel (0, 0), blurred with the sigma
+    that leaves the same total spread, bilinear back up), which costs a fraction of the time and
+    changes nothing visible at that strength.
     """
     _check(frame, alpha)
     sigma = _blur_sigma(frame, radius_px)
@@ -305,8 +306,8 @@ def mask_out(
 
 
 def _filled(shape: tuple[int, ...], rgb: tuple[int, int, int]) -> np.ndarray:
-    """A read-only ``[H, W, 3]`` view of one colour: one row, repeated without copies (assigning a
-    colour to every pixel, or a view broadcast per pixel, is fifty times slower)."""
+    """A read-only ``[H, W, 3]`` view of one colour: one row, repeated without copies (filling every
+    pixel, or masked copies from a view broadcast per pixel, is many times slower)."""
     return np.broadcast_to(np.tile(np.array(rgb, np.uint8), (shape[1], 1)), shape)
 
 
