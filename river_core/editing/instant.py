@@ -7,26 +7,37 @@ the source's bytes. Inputs are never modified in place.
 Redaction (``blur``, ``pixelate``) is applied to the whole frame and then composited, so the
 content inside the region is destroyed, not only softened: with the default strengths the
 variance of fine detail inside the region drops by orders of magnitude.
+
+The functions named after the operations work on the whole frame and define each one; the
+renderer calls :func:`apply`, which computes only the region's box (reading the pixels the
+operation's filter reaches around it) and gives the same bytes, fast enough for 720p at well over
+30 frames/s with a quarter of the frame edited.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-from PIL import ImageColor
-from scipy import ndimage
+from PIL import Image, ImageColor, ImageFilter
 
 from river_core.editing.composite import (
     EditInputError,
+    blend_into,
     check_alpha,
     check_frame,
     composite,
     round_to_uint8,
 )
 
+Box = tuple[int, int, int, int]  # (top, bottom, left, right), half-open, in frame pixels
+
 INSTANT_OPS = ("blur", "pixelate", "mask_out", "recolor", "highlight", "matte")
 DEFAULT_FILL = "black"  # mask_out's color when none is given
+_HIGHLIGHT_COLOR = (255, 64, 64)  # highlight's defaults
+_HIGHLIGHT_OPACITY = 0.45
+_OUTLINE_PX = 2
 
 # Luma weights of the W3C "color" blend mode (keep the backdrop's luminosity, take the hue and
 # saturation of the source colour); the same as Rec. 601 to two decimals.
@@ -42,32 +53,95 @@ def _short_side_px(frame: np.ndarray, fraction: float, minimum: int) -> float:
     return max(float(minimum), fraction * min(frame.shape[:2]))
 
 
-def blur(frame: np.ndarray, alpha: np.ndarray, *, radius_px: float = 0.0) -> np.ndarray:
-    """Gaussian-blur the frame inside ``alpha``.
-
-    ``radius_px`` is the Gaussian's standard deviation in pixels (as Pillow's ``GaussianBlur``);
-    0 picks 4% of the frame's short side, at least 8 px.
-    """
-    _check(frame, alpha)
+def _blur_sigma(frame: np.ndarray, radius_px: float) -> float:
     if isinstance(radius_px, bool) or not isinstance(radius_px, (int, float)) or not math.isfinite(radius_px):
         raise EditInputError(f"`radius_px` must be a finite number, got {radius_px!r}; pass e.g. 12.0.")
     if radius_px < 0:
         raise EditInputError(f"`radius_px` must be ≥ 0, got {radius_px}; pass 0 for the default strength.")
-    sigma = float(radius_px) if radius_px > 0 else _short_side_px(frame, 0.04, 8)
-    blurred = ndimage.gaussian_filter(frame.astype(np.float32), sigma=(sigma, sigma, 0.0), mode="nearest")
-    return composite(frame, round_to_uint8(blurred), alpha)
+    return float(radius_px) if radius_px > 0 else _short_side_px(frame, 0.04, 8)
 
 
-def _block_means(frame: np.ndarray, block: int) -> np.ndarray:
-    """Each pixel set to the rounded mean of its ``block``×``block`` cell, grid anchored at (0, 0)."""
+def blur(frame: np.ndarray, alpha: np.ndarray, *, radius_px: float = 0.0) -> np.ndarray:
+    """Gaussian-blur the frame inside ``alpha``.
+
+    ``radius_px`` is the Gaussian's standard deviation in pixels; 0 picks 4% of the frame's short
+    side, at least 8 px. The blur is Pillow's ``GaussianBlur`` (three box blurs per axis: within a
+    level or so of an exact Gaussian, a few more near the frame's border); from sigma 8 up it runs at
+    1/2, 1/4, … resolution (cell means on a grid anchored at pixel (0, 0), blurred with the sigma
+    that leaves the same total spread, bilinear back up), which costs a fraction of the time and
+    changes nothing visible at that strength.
+    """
+    _check(frame, alpha)
+    sigma = _blur_sigma(frame, radius_px)
     height, width = frame.shape[:2]
-    rows = np.arange(0, height, block)
-    cols = np.arange(0, width, block)
-    sums = np.add.reduceat(np.add.reduceat(frame.astype(np.float64), rows, axis=0), cols, axis=1)
-    row_sizes = np.diff(np.append(rows, height))  # [Rb]
-    col_sizes = np.diff(np.append(cols, width))  # [Cb]
-    means = round_to_uint8(sums / (row_sizes[:, None, None] * col_sizes[None, :, None]))  # [Rb, Cb, 3]
-    return np.repeat(np.repeat(means, row_sizes, axis=0), col_sizes, axis=1)  # [H, W, 3]
+    return composite(frame, _blurred(frame, sigma, (0, height, 0, width)), alpha)
+
+
+def _box_blur_reach(sigma: float) -> int:
+    """How far, in pixels, Pillow's ``GaussianBlur(sigma)`` reads: three passes of a box of radius
+    below ``l + 1`` (Pillow's ``_gaussian_blur_radius``), each reading one pixel past the radius on
+    either side, plus one spare pixel per pass for Pillow's float32 arithmetic."""
+    whole = math.floor((math.sqrt(4.0 * sigma * sigma + 1.0) - 1.0) / 2.0)  # l, for variance σ²/3 per pass
+    return 3 * (whole + 2)
+
+
+def _blur_reduction(sigma: float) -> int:
+    """The factor the frame is reduced by before a blur of ``sigma``: 1 below 8, else the largest
+    power of two (up to 16) that leaves a sigma of at least 4 low-resolution pixels."""
+    factor = 1
+    while factor < 16 and sigma / (2 * factor) >= 4.0:
+        factor *= 2
+    return factor
+
+
+def _blurred(frame: np.ndarray, sigma: float, box: Box) -> np.ndarray:
+    """The blurred frame over ``box`` ``[bh, bw, 3]``, the same bytes whatever box it is asked for:
+    it reads the box grown by the blur's reach (clamped to the frame) and the reduction grid is
+    anchored at the frame's pixel (0, 0)."""
+    top, bottom, left, right = box
+    height, width = frame.shape[:2]
+    factor = _blur_reduction(sigma)
+    if factor == 1:
+        reach = _box_blur_reach(sigma)
+        y0, y1 = max(top - reach, 0), min(bottom + reach, height)
+        x0, x1 = max(left - reach, 0), min(right + reach, width)
+        blurred = Image.fromarray(frame[y0:y1, x0:x1]).filter(ImageFilter.GaussianBlur(sigma))
+        return np.asarray(blurred)[top - y0 : bottom - y0, left - x0 : right - x0]
+    # The cell means add a variance of (f² - 1) / 12, the bilinear upsampling about (f² - 1) / 6.
+    low_sigma = math.sqrt(sigma * sigma - (factor * factor - 1) / 4.0) / factor
+    reach = _box_blur_reach(low_sigma) + 2  # low-resolution pixels: the box passes and the bilinear taps
+    y0, x0 = max(top // factor - reach, 0) * factor, max(left // factor - reach, 0) * factor
+    y1 = min((-(-bottom // factor) + reach) * factor, height)
+    x1 = min((-(-right // factor) + reach) * factor, width)
+    low = Image.fromarray(frame[y0:y1, x0:x1]).reduce(factor).filter(ImageFilter.GaussianBlur(low_sigma))
+    window = ((left - x0) / factor, (top - y0) / factor, (right - x0) / factor, (bottom - y0) / factor)
+    return np.asarray(low.resize((right - left, bottom - top), Image.Resampling.BILINEAR, box=window))
+
+
+def _block_size(frame: np.ndarray, block_px: int) -> int:
+    if isinstance(block_px, bool) or not isinstance(block_px, (int, np.integer)):
+        raise EditInputError(f"`block_px` must be an int, got {block_px!r}; pass e.g. 16.")
+    if block_px < 0:
+        raise EditInputError(f"`block_px` must be ≥ 0, got {block_px}; pass 0 for the default block size.")
+    return int(block_px) if block_px > 0 else round(_short_side_px(frame, 0.03, 8))
+
+
+def _pixelated(frame: np.ndarray, block: int, box: Box) -> np.ndarray:
+    """The mosaic over ``box`` ``[bh, bw, 3]``: each pixel the mean of its ``block``×``block`` cell
+    (rounded half up), grid anchored at the frame's pixel (0, 0); reads the cells the box touches."""
+    top, bottom, left, right = box
+    height, width = frame.shape[:2]
+    y0, x0 = top - top % block, left - left % block
+    y1, x1 = min(-(-bottom // block) * block, height), min(-(-right // block) * block, width)
+    rows, cols = np.arange(0, y1 - y0, block), np.arange(0, x1 - x0, block)
+    sums = np.add.reduceat(frame[y0:y1, x0:x1], rows, axis=0, dtype=np.int64)
+    sums = np.add.reduceat(sums, cols, axis=1)  # [Rb, Cb, 3]
+    row_sizes = np.diff(np.append(rows, y1 - y0))  # [Rb]
+    col_sizes = np.diff(np.append(cols, x1 - x0))  # [Cb]
+    counts = row_sizes[:, None, None] * col_sizes[None, :, None]  # [Rb, Cb, 1]
+    means = ((2 * sums + counts) // (2 * counts)).astype(np.uint8)  # exact round half up
+    cells = np.repeat(np.repeat(means, row_sizes, axis=0), col_sizes, axis=1)  # [y1 - y0, x1 - x0, 3]
+    return cells[top - y0 : bottom - y0, left - x0 : right - x0]
 
 
 def pixelate(frame: np.ndarray, alpha: np.ndarray, *, block_px: int = 0) -> np.ndarray:
@@ -77,12 +151,9 @@ def pixelate(frame: np.ndarray, alpha: np.ndarray, *, block_px: int = 0) -> np.n
     region moves from frame to frame. 0 picks 3% of the short side, at least 8 px.
     """
     _check(frame, alpha)
-    if isinstance(block_px, bool) or not isinstance(block_px, (int, np.integer)):
-        raise EditInputError(f"`block_px` must be an int, got {block_px!r}; pass e.g. 16.")
-    if block_px < 0:
-        raise EditInputError(f"`block_px` must be ≥ 0, got {block_px}; pass 0 for the default block size.")
-    block = int(block_px) if block_px > 0 else round(_short_side_px(frame, 0.03, 8))
-    return composite(frame, _block_means(frame, block), alpha)
+    block = _block_size(frame, block_px)
+    height, width = frame.shape[:2]
+    return composite(frame, _pixelated(frame, block, (0, height, 0, width)), alpha)
 
 
 def parse_color(color: tuple[int, int, int] | str, *, name: str = "color") -> tuple[int, int, int]:
@@ -131,20 +202,35 @@ def recolor(frame: np.ndarray, alpha: np.ndarray, *, color: tuple[int, int, int]
     changes. Very dark or very bright pixels lose saturation, as they must to keep their luminosity.
     """
     _check(frame, alpha)
-    rgb = parse_color(color)
-    pixels = frame.reshape(-1, 3).astype(np.float64) / 255.0  # [H*W, 3]
-    target = np.broadcast_to(np.array(rgb, np.float64) / 255.0, pixels.shape)  # [H*W, 3]
-    recolored = _set_luminosity(target, pixels @ _LUMA) * 255.0
-    return composite(frame, round_to_uint8(recolored).reshape(frame.shape), alpha)
+    return composite(frame, _recolored(frame, parse_color(color)), alpha)
+
+
+@functools.lru_cache(maxsize=16)
+def _recolor_table(rgb: tuple[int, int, int]) -> np.ndarray:
+    """``[25501, 3]`` uint8: the recolored pixel for each luma ``30 R + 59 G + 11 B`` (the result
+    depends on nothing else, and the luma of 8-bit RGB takes only these integer values)."""
+    luma = np.arange(25501) / 25500.0  # [L] in [0, 1]
+    target = np.broadcast_to(np.array(rgb, np.float64) / 255.0, (luma.size, 3))  # [L, 3]
+    table = round_to_uint8(_set_luminosity(target, luma) * 255.0)
+    table.flags.writeable = False
+    return table
+
+
+def _recolored(pixels: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    """``pixels`` ``[..., 3]`` recolored to ``rgb``: a table lookup by integer luma."""
+    luma = pixels[..., 0].astype(np.uint16) * np.uint16(30)  # [...] ≤ 25500
+    luma += pixels[..., 1].astype(np.uint16) * np.uint16(59)
+    luma += pixels[..., 2].astype(np.uint16) * np.uint16(11)
+    return np.take(_recolor_table(rgb), luma, axis=0)  # [..., 3]; take: ~7× faster than indexing
 
 
 def highlight(
     frame: np.ndarray,
     alpha: np.ndarray,
     *,
-    color: tuple[int, int, int] | str = (255, 64, 64),
-    opacity: float = 0.45,
-    outline_px: int = 2,
+    color: tuple[int, int, int] | str = _HIGHLIGHT_COLOR,
+    opacity: float = _HIGHLIGHT_OPACITY,
+    outline_px: int = _OUTLINE_PX,
 ) -> np.ndarray:
     """The targets preview: a translucent tint inside the region and a solid outline along its edge.
 
@@ -158,16 +244,47 @@ def highlight(
     if isinstance(outline_px, bool) or not isinstance(outline_px, (int, np.integer)) or outline_px < 0:
         raise EditInputError(f"`outline_px` must be an int ≥ 0, got {outline_px!r}; pass 0 for no outline.")
 
-    region = alpha > 0.5  # [H, W]
     out = frame.copy()
-    if not region.any():
-        return out
-    tint = np.array(rgb, np.float64)
-    out[region] = round_to_uint8(frame[region].astype(np.float64) * (1.0 - opacity) + tint * opacity)
-    if outline_px > 0:
-        inner = ndimage.binary_erosion(region, iterations=int(outline_px), border_value=1)
-        out[region & ~inner] = np.array(rgb, np.uint8)
+    _highlight_into(out, alpha > 0.5, rgb, float(opacity), int(outline_px))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _tint_table(rgb: tuple[int, int, int], opacity: float) -> np.ndarray:
+    """``[256, 3]`` uint8: ``round(v (1 - opacity) + rgb[c] opacity)`` for each value ``v``, channel ``c``."""
+    values = np.arange(256, dtype=np.float64)[:, None]  # [256, 1]
+    table = round_to_uint8(values * (1.0 - opacity) + np.array(rgb, np.float64) * opacity)
+    table.flags.writeable = False
+    return table
+
+
+def _highlight_into(
+    out: np.ndarray, region: np.ndarray, rgb: tuple[int, int, int], opacity: float, outline_px: int
+) -> None:
+    """Tint ``region`` of ``out`` (the source) and draw its inner outline, in place. ``out`` must
+    reach one pixel past the region or the frame's border, so the erosion sees the region's edge."""
+    if not region.any():
+        return
+    table = _tint_table(rgb, opacity)  # [256, 3]
+    tinted = np.stack([np.take(table[:, c], out[..., c]) for c in range(3)], axis=-1)  # [H, W, 3]
+    if outline_px > 0:
+        outline = region & ~_erode(region, outline_px)
+        tinted[outline] = rgb
+    # A mask with the channels spelled out: copyto with a broadcast mask is ten times slower.
+    np.copyto(out, tinted, where=np.stack([region] * 3, axis=-1))
+
+
+def _erode(region: np.ndarray, times: int) -> np.ndarray:
+    """``region`` eroded ``times`` times by the 3×3 cross, beyond the array counted as inside: what
+    ``ndimage.binary_erosion(region, iterations=times, border_value=1)`` gives, a few times faster."""
+    inner = region.copy()
+    for _ in range(times):
+        before = inner.copy()
+        inner[1:] &= before[:-1]
+        inner[:-1] &= before[1:]
+        inner[:, 1:] &= before[:, :-1]
+        inner[:, :-1] &= before[:, 1:]
+    return inner
 
 
 def matte(alpha: np.ndarray) -> np.ndarray:
@@ -185,9 +302,13 @@ def mask_out(
     """Cover the region with a solid ``color`` (black by default): redaction that leaves nothing of
     the content, not even its blurred colors."""
     _check(frame, alpha)
-    fill = np.empty_like(frame)
-    fill[...] = np.array(parse_color(color, name="color"), np.uint8)
-    return composite(frame, fill, alpha)
+    return composite(frame, _filled(frame.shape, parse_color(color, name="color")), alpha)
+
+
+def _filled(shape: tuple[int, ...], rgb: tuple[int, int, int]) -> np.ndarray:
+    """A read-only ``[H, W, 3]`` view of one colour: one row, repeated without copies (filling every
+    pixel, or masked copies from a view broadcast per pixel, is many times slower)."""
+    return np.broadcast_to(np.tile(np.array(rgb, np.uint8), (shape[1], 1)), shape)
 
 
 def apply(
@@ -199,47 +320,54 @@ def apply(
     radius_px: float = 0.0,
     block_px: int = 0,
 ) -> np.ndarray:
-    """The instant operation ``kind`` (one of :data:`INSTANT_OPS`) on ``frame`` inside ``alpha``.
+    """The instant operation ``kind`` (one of :data:`INSTANT_OPS`) on ``frame`` inside ``alpha``,
+    composited: the finished output frame.
 
-    Only the region's box, grown by the filter's reach, is processed; the result is exactly that of
-    the operation over the whole frame (the blur sees every pixel its kernel reaches, the mosaic
-    keeps its frame-anchored grid), at a fraction of the cost. Pixels where ``alpha == 0`` are the
-    frame's bytes. ``matte`` returns the frame unchanged (its deliverable is the matte).
+    Only the region's box is computed, reading the pixels the operation's filter reaches around it
+    (the blur's kernel, the mosaic's frame-anchored cells, the outline's erosion); the result is
+    byte for byte that of the operation over the whole frame (:func:`blur`, :func:`pixelate`,
+    :func:`mask_out`, :func:`recolor`, :func:`highlight` with their defaults), at a fraction of the
+    cost. Pixels where ``alpha == 0`` are the frame's bytes. ``matte`` returns the frame unchanged
+    (its deliverable is the matte). ``color`` is recolor's (required), mask_out's and highlight's.
     """
+    # 1. Check inputs, all of them, before any work.
     _check(frame, alpha)
     if kind not in INSTANT_OPS:
         raise EditInputError(f"`kind` must be one of {', '.join(INSTANT_OPS)}, got {kind!r}")
+    sigma = _blur_sigma(frame, radius_px) if kind == "blur" else 0.0
+    block = _block_size(frame, block_px) if kind == "pixelate" else 0
+    if kind == "recolor" and color is None:
+        raise EditInputError("recolor needs `color`: a CSS color name or #RRGGBB")
+    rgb = parse_color(color) if color is not None else None
+
+    # 2. The region's box; nothing to do outside it.
+    out = frame.copy()
     rows = np.flatnonzero(alpha.any(axis=1))
     if rows.size == 0 or kind == "matte":
-        return frame.copy()
+        return out
     cols = np.flatnonzero(alpha.any(axis=0))
-    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    h, w = alpha.shape
-    short = min(h, w)
+    box = top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+    # 3. The operation's picture over the box, composited into it.
+    if kind == "highlight":  # not a composite: a tint and an outline found by erosion, which must see
+        height, width = alpha.shape  # the region's edge, so one pixel more around the box
+        grown = (
+            slice(max(top - 1, 0), min(bottom + 1, height)),
+            slice(max(left - 1, 0), min(right + 1, width)),
+        )
+        _highlight_into(
+            out[grown], alpha[grown] > 0.5, rgb or _HIGHLIGHT_COLOR, _HIGHLIGHT_OPACITY, _OUTLINE_PX
+        )
+        return out
+    crop = (slice(top, bottom), slice(left, right))
     if kind == "blur":
-        sigma = float(radius_px) or max(8.0, 0.04 * short)
-        reach = int(4.0 * sigma + 0.5) + 1  # scipy's gaussian_filter truncates at 4 sigma
-        top, left = max(0, top - reach), max(0, left - reach)
-        bottom, right = min(h, bottom + reach), min(w, right + reach)
+        picture = _blurred(frame, sigma, box)
     elif kind == "pixelate":
-        block = int(block_px) or round(max(8.0, 0.03 * short))
-        top, left = top - top % block, left - left % block
-        bottom, right = min(h, -(-bottom // block) * block), min(w, -(-right // block) * block)
-    elif kind == "highlight":  # the outline is found by erosion: it must see the region's edge
-        top, left, bottom, right = max(0, top - 1), max(0, left - 1), min(h, bottom + 1), min(w, right + 1)
-    crop, crop_alpha = frame[top:bottom, left:right], alpha[top:bottom, left:right]
-    if kind == "blur":
-        done = blur(crop, crop_alpha, radius_px=sigma)
-    elif kind == "pixelate":
-        done = pixelate(crop, crop_alpha, block_px=block)
+        picture = _pixelated(frame, block, box)
     elif kind == "recolor":
-        if color is None:
-            raise EditInputError("recolor needs `color`: a CSS color name or #RRGGBB")
-        done = recolor(crop, crop_alpha, color=color)
-    elif kind == "mask_out":
-        done = mask_out(crop, crop_alpha, color=DEFAULT_FILL if color is None else color)
-    else:
-        done = highlight(crop, crop_alpha, **({} if color is None else {"color": color}))
-    out = frame.copy()
-    out[top:bottom, left:right] = done
+        assert rgb is not None
+        picture = _recolored(frame[crop], rgb)
+    else:  # mask_out
+        picture = _filled((bottom - top, right - left, 3), rgb or parse_color(DEFAULT_FILL))
+    blend_into(out[crop], picture, alpha[crop])
     return out

@@ -17,7 +17,9 @@ the feather, so the compositor keeps source pixels there bit-exactly.
 
 from __future__ import annotations
 
+import functools
 import math
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
@@ -150,13 +152,42 @@ def _distance_outside(region: np.ndarray, reach: float) -> tuple[np.ndarray, tup
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    if radius == 0:
-        return mask.copy()
-    found = _distance_outside(mask, radius)
+    """``mask`` grown by the lattice disk of ``radius``: a pixel is set when some mask pixel lies at
+    ``dy² + dx² <= radius²`` from it.
+
+    The disk is the union of its rows: row ``dy`` spans ``|dx| <= isqrt(radius² - dy²)``. So the
+    mask is widened horizontally one pixel at a time and, at each half-width some row of the disk
+    has, shifted up and down by that row's ``dy`` into the output: ``O(radius)`` whole-array ORs on
+    the mask's box grown by the radius, instead of a distance transform or a per-pixel structure.
+    """
     out = np.zeros_like(mask)
-    if found is not None:
-        distance, crop = found
-        out[crop] = distance <= radius
+    box = _bbox(mask)
+    if box is None:
+        return out
+    if radius == 0:
+        out[...] = mask
+        return out
+    top, bottom, left, right = box
+    height, width = mask.shape
+    rows_at: dict[int, list[int]] = {}  # half-width → the |dy| of the disk rows that have it
+    for dy in range(radius + 1):
+        rows_at.setdefault(math.isqrt(radius * radius - dy * dy), []).append(dy)
+    # Work in the box padded by the radius on every side: [bh + 2r, bw + 2r].
+    grown = np.zeros((bottom - top + 2 * radius, right - left + 2 * radius), dtype=bool)
+    wide = np.zeros((bottom - top, right - left + 2 * radius), dtype=bool)  # the mask widened by k
+    wide[:, radius:-radius] = mask[top:bottom, left:right]
+    for k in range(radius + 1):
+        if k:
+            wide[:, 1:] |= wide[:, :-1]
+            wide[:, :-1] |= wide[:, 1:]
+        for dy in rows_at.get(k, ()):
+            grown[radius + dy : radius + dy + bottom - top] |= wide
+            grown[radius - dy : radius - dy + bottom - top] |= wide
+    # Clip the padded box to the frame.
+    y0, x0 = top - radius, left - radius
+    fy0, fx0 = max(y0, 0), max(x0, 0)
+    fy1, fx1 = min(bottom + radius, height), min(right + radius, width)
+    out[fy0:fy1, fx0:fx1] = grown[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     return out
 
 
@@ -237,37 +268,114 @@ def edit_alpha(region: np.ndarray, feather_px: float) -> np.ndarray:
     from the region's edge to exactly 1.0 at ``feather_px`` inside (0 = the hard region).
 
     Unlike :func:`feather` it never reaches past the region: the region (the dilated target mask) is
-    the exact support of the edit, which is what the exported matte shows.
+    the exact support of the edit, which is what the exported matte shows. The frame's border is not
+    an edge: an object cut by the frame stays fully edited up to it.
     """
     _check_mask("region", region)
     width = _check_size("feather_px", feather_px)
     alpha = np.zeros(region.shape, dtype=np.float32)
-    if width == 0:
+    # A distance below `width` spans at most `reach` pixels along each axis; every region pixel is at
+    # least 1 from the outside, so with reach 0 there is no soft edge.
+    reach = math.ceil(width) - 1
+    if reach <= 0:
         alpha[region] = 1.0
         return alpha
     box = _bbox(region)
     if box is None:
         return alpha
-    crop = (slice(box[0], box[1]), slice(box[2], box[3]))
-    # Pad by one pixel: replicated on sides where the region meets the frame border (the border is
-    # not an edge: an object cut by the frame stays fully edited up to it), background elsewhere.
-    inside = np.pad(region[crop], 1, mode="edge")
+    top, bottom, left, right = box
+    # Pad the box by `reach`: replicated on sides where the region meets the frame border,
+    # background elsewhere.
+    inside = np.pad(region[top:bottom, left:right], reach, mode="edge")  # [bh + 2r, bw + 2r]
     h, w = region.shape
-    if box[0] > 0:
-        inside[0, :] = False
-    if box[1] < h:
-        inside[-1, :] = False
-    if box[2] > 0:
-        inside[:, 0] = False
-    if box[3] < w:
-        inside[:, -1] = False
-    distance = np.asarray(distance_transform_edt(inside))[1:-1, 1:-1]
-    alpha[crop] = np.where(region[crop], np.clip(distance / width, 0.0, 1.0), 0.0)
+    if top > 0:
+        inside[:reach, :] = False
+    if bottom < h:
+        inside[-reach:, :] = False
+    if left > 0:
+        inside[:, :reach] = False
+    if right < w:
+        inside[:, -reach:] = False
+    ys, xs, distance = _edge_distances(inside, reach)  # [N] each, in box coordinates
+    crop = (slice(top, bottom), slice(left, right))
+    alpha[crop] = region[crop]
+    alpha[top + ys, left + xs] = np.clip(distance / width, 0.0, 1.0)
     return alpha
 
 
+# Past this reach the offsets to search cost more than a distance transform of the whole box.
+_MAX_SEARCH_REACH = 8
+
+
+def _edge_distances(inside: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inside pixels of ``inside`` (a region's box padded by ``reach``) less than ``reach + 1``
+    from the nearest outside pixel: their rows and columns in the unpadded box, and that exact
+    Euclidean distance (the same values as ``distance_transform_edt``).
+
+    The nearest outside pixel of an inside pixel always touches the region (one step back towards
+    the inside pixel would be closer), so the search starts from the outside pixels along the
+    region's edge and marks every inside pixel each offset lands on, farthest offsets first so the
+    nearest wins: work along a thin ring instead of a distance transform over the whole box.
+    """
+    h, w = inside.shape[0] - 2 * reach, inside.shape[1] - 2 * reach
+    if reach > _MAX_SEARCH_REACH:
+        if inside.all():
+            return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+        dense = np.asarray(distance_transform_edt(inside), np.float64)[reach : reach + h, reach : reach + w]
+        ys, xs = np.nonzero(inside[reach : reach + h, reach : reach + w] & (dense < reach + 1))
+        return ys, xs, dense[ys, xs]
+    ring = reach + 1  # an outer ring of outside pixels keeps every offset from the edge in the array
+    work = np.pad(inside, ring)  # [h + 2(2r + 1), w + 2(2r + 1)]
+    touches = np.zeros_like(work)
+    touches[1:] |= work[:-1]
+    touches[:-1] |= work[1:]
+    touches[:, 1:] |= work[:, :-1]
+    touches[:, :-1] |= work[:, 1:]
+    edge = np.flatnonzero(touches & ~work)  # [E] outside pixels next to the region
+    cols, flat = work.shape[1], work.ravel()
+    squared = np.zeros(work.size, np.uint8)  # squared distance where below (reach + 1)² ≤ 81, else 0
+    offsets = sorted(
+        (
+            (dy * dy + dx * dx, dy * cols + dx)
+            for dy in range(-reach, reach + 1)
+            for dx in range(-reach, reach + 1)
+        ),
+        reverse=True,
+    )
+    for dd, offset in offsets:
+        if 0 < dd < ring * ring:
+            hit = edge + offset
+            squared[hit[flat[hit]]] = dd
+    found = np.flatnonzero(squared)
+    ys, xs = np.divmod(found, cols)
+    ys -= 2 * ring - 1  # back to box coordinates
+    xs -= 2 * ring - 1
+    keep = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # not the replicated padding
+    return ys[keep], xs[keep], np.sqrt(squared[found[keep]].astype(np.float64))
+
+
+# Each twin's frame index, built once: the renderer asks for one frame at a time, and rebuilding
+# the index on every call made a job quadratic in its length. Keyed by id(): a twin is a mutable,
+# unhashable pydantic model. The entry goes when the twin is collected, and is rebuilt when the
+# twin's list of frames is replaced or changes length (twins are not edited in place during a job).
+_FRAME_INDEX: dict[int, tuple[weakref.ref[TwinDocument], list[FrameEntry], int, dict[int, FrameEntry]]] = {}
+
+
 def _entries(twin: TwinDocument) -> dict[int, FrameEntry]:
-    return {entry.index: entry for entry in twin.frames}
+    key = id(twin)
+    cached = _FRAME_INDEX.get(key)
+    if cached is not None:
+        ref, frames, count, index = cached
+        if ref() is twin and frames is twin.frames and count == len(frames):
+            return index
+    index = {entry.index: entry for entry in twin.frames}
+    ref = weakref.ref(twin, functools.partial(_forget_index, key))
+    _FRAME_INDEX[key] = (ref, twin.frames, len(twin.frames), index)
+    return index
+
+
+def _forget_index(key: int, _: weakref.ref[TwinDocument]) -> None:
+    _FRAME_INDEX.pop(key, None)
 
 
 def _object_mask(entry: FrameEntry, object_id: int) -> np.ndarray | None:

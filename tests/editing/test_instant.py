@@ -7,9 +7,20 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from river_core.editing.composite import EditInputError, composite, match_color
-from river_core.editing.instant import INSTANT_OPS, blur, highlight, matte, pixelate, recolor
+from river_core.editing.instant import (
+    INSTANT_OPS,
+    apply,
+    blur,
+    highlight,
+    mask_out,
+    matte,
+    pixelate,
+    recolor,
+)
+from river_core.editing.masks import edit_alpha
 from river_core.errors import RiverError
 
 H, W = 72, 96
@@ -36,6 +47,7 @@ OPS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "pixelate": lambda f, a: pixelate(f, a),
     "recolor": lambda f, a: recolor(f, a, color="teal"),
     "highlight": lambda f, a: highlight(f, a),
+    "mask_out": lambda f, a: mask_out(f, a),
 }
 
 
@@ -325,3 +337,196 @@ def test_match_color_max_gain_bounds_the_scale() -> None:
     free = match_color(generated, reference, ring).astype(np.int64)
     assert abs(bounded[0, 0, 0] - bounded[1, 1, 0]) <= 2 * 2 + 1
     assert abs(free[0, 0, 0] - free[1, 1, 0]) > 50
+
+
+# --- mask_out ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("color", "rgb"), [(None, (0, 0, 0)), ("teal", (0, 128, 128)), ((9, 200, 31), (9, 200, 31))]
+)
+def test_mask_out_fills_the_region_with_the_color(color: str | None, rgb: tuple[int, int, int]) -> None:
+    frame, alpha = random_frame(19), box_alpha()
+    out = mask_out(frame, alpha) if color is None else mask_out(frame, alpha, color=color)
+    assert np.all(out[alpha == 1] == rgb)
+    assert np.array_equal(out[alpha == 0], frame[alpha == 0])
+    soft = alpha == 0.5
+    expected = np.floor(frame[soft] * 0.5 + np.array(rgb) * 0.5 + 0.5).astype(np.uint8)
+    assert np.array_equal(out[soft], expected)
+    via_apply = apply("mask_out", frame, alpha, color=color)
+    assert np.array_equal(via_apply, out)
+
+
+# --- apply: the region's box, byte for byte the whole-frame operation --------------------------
+
+
+def blob_alpha(shape: tuple[int, int], where: str, seed: int) -> np.ndarray:
+    """A blob somewhere in the frame, feathered 3 px (``hard-…``: not feathered), or a single pixel."""
+    h, w = shape
+    region = np.zeros(shape, bool)
+    if where == "pixel":
+        region[h // 2, w // 3] = True
+        return region.astype(np.float32)
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), 3) > 0.5
+    box = {
+        "middle": (slice(h // 3, 2 * h // 3), slice(w // 3, 2 * w // 3)),
+        "top-left": (slice(0, h // 2), slice(0, w // 3)),
+        "bottom-right": (slice(h // 2, h), slice(2 * w // 3, w)),
+        "two": (slice(h // 5, h // 3), slice(w // 9, 8 * w // 9)),
+    }[where.removeprefix("hard-")]
+    region[box] = noise[box]
+    if where == "two":  # two far-apart blobs: one box spanning both
+        region[box[0], w // 4 : 3 * w // 4] = False
+    return region.astype(np.float32) if where.startswith("hard-") else edit_alpha(region, 3.0)
+
+
+WHOLE_FRAME: dict[str, Callable[..., np.ndarray]] = {
+    "blur": lambda f, a, **kw: blur(f, a, radius_px=kw.get("radius_px", 0.0)),
+    "pixelate": lambda f, a, **kw: pixelate(f, a, block_px=kw.get("block_px", 0)),
+    "mask_out": lambda f, a, **kw: mask_out(f, a, **({"color": kw["color"]} if "color" in kw else {})),
+    "recolor": lambda f, a, **kw: recolor(f, a, color=kw["color"]),
+    "highlight": lambda f, a, **kw: highlight(f, a, **({"color": kw["color"]} if "color" in kw else {})),
+    "matte": lambda f, a, **kw: f.copy(),
+}
+
+APPLY_CASES = [
+    ("blur", {}),  # the default: 8 px on these frames, run at 1/2 resolution
+    ("blur", {"radius_px": 2.0}),  # full resolution
+    ("blur", {"radius_px": 5.5}),
+    ("blur", {"radius_px": 19.0}),  # 1/4
+    ("blur", {"radius_px": 40.0}),  # 1/8
+    ("blur", {"radius_px": 70.0}),  # 1/16
+    ("pixelate", {}),
+    ("pixelate", {"block_px": 5}),
+    ("pixelate", {"block_px": 13}),
+    ("mask_out", {}),
+    ("mask_out", {"color": "teal"}),
+    ("recolor", {"color": "teal"}),
+    ("recolor", {"color": (250, 130, 10)}),
+    ("highlight", {}),
+    ("highlight", {"color": "green"}),
+    ("matte", {}),
+]
+
+
+@pytest.mark.parametrize(("kind", "kwargs"), APPLY_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("where", ["middle", "top-left", "bottom-right", "two", "pixel", "hard-middle"])
+def test_apply_on_the_region_box_equals_the_whole_frame_operation(
+    kind: str, kwargs: dict, where: str
+) -> None:
+    """apply computes only the region's box and what its filter reaches: the bytes must be those of
+    the operation over the whole frame. Odd frame sizes put partial cells on the right and bottom."""
+    shape = (301, 417) if kwargs.get("radius_px", 0) < 30 else (613, 701)
+    frame = random_frame(20, shape)
+    frame = ndimage.uniform_filter(frame, size=(3, 3, 1))  # some structure for the blur to keep
+    alpha = blob_alpha(shape, where, seed=21)
+    assert alpha.any() and (where in ("pixel", "hard-middle") or ((alpha > 0) & (alpha < 1)).any())
+    before = frame.copy(), alpha.copy()
+    out = apply(kind, frame, alpha, **kwargs)
+    assert np.array_equal(out, WHOLE_FRAME[kind](frame, alpha, **kwargs))
+    assert np.array_equal(out[alpha == 0], frame[alpha == 0])
+    assert np.array_equal(before[0], frame) and np.array_equal(before[1], alpha)
+
+
+@pytest.mark.parametrize("kind", INSTANT_OPS)
+def test_apply_with_an_empty_region_is_a_copy(kind: str) -> None:
+    frame = random_frame(22)
+    out = apply(kind, frame, np.zeros((H, W), np.float32), color="teal")
+    assert np.array_equal(out, frame) and out is not frame
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"kind": "explode"}, "`kind`"),
+        ({"kind": "pixelate", "block_px": 2.5}, "`block_px`"),
+        ({"kind": "pixelate", "block_px": -1}, "`block_px`"),
+        ({"kind": "blur", "radius_px": -3.0}, "`radius_px`"),
+        ({"kind": "blur", "radius_px": float("inf")}, "`radius_px`"),
+        ({"kind": "recolor"}, "recolor needs `color`"),
+        ({"kind": "mask_out", "color": "blurple-ish"}, "'blurple-ish'"),
+    ],
+)
+def test_apply_rejects_bad_parameters_before_any_work(kwargs: dict, words: str) -> None:
+    with pytest.raises(EditInputError, match=words):
+        apply(frame=random_frame(), alpha=box_alpha(), **kwargs)
+
+
+# --- each operation against a straightforward reference ---------------------------------------
+
+
+def texture(shape: tuple[int, int], cell: int, seed: int = 0) -> np.ndarray:
+    """Random flat squares of ``cell`` pixels: structure at the scale a blur of that sigma removes."""
+    coarse = np.random.default_rng(seed).integers(0, 256, (shape[0] // cell + 1, shape[1] // cell + 1, 3))
+    return np.repeat(np.repeat(coarse.astype(np.uint8), cell, axis=0), cell, axis=1)[: shape[0], : shape[1]]
+
+
+@pytest.mark.parametrize("sigma", [3.0, 8.0, 20.0, 40.0])
+def test_blur_is_a_gaussian_of_the_given_sigma(sigma: float) -> None:
+    """Pillow's box-blur approximation, at reduced resolution from sigma 8 up, stays within a level
+    or so of scipy's exact Gaussian away from the frame border; a sigma 15% off is ~3 levels off."""
+    shape = (int(12 * sigma) + 40, int(14 * sigma) + 40)
+    frame = texture(shape, max(2, int(sigma)))
+    margin = int(3 * sigma)
+    inner = (slice(margin, -margin), slice(margin, -margin))
+    exact = ndimage.gaussian_filter(frame.astype(np.float64), (sigma, sigma, 0), mode="nearest")[inner]
+    got = blur(frame, np.ones(shape, np.float32), radius_px=sigma)[inner].astype(np.float64)
+    assert np.abs(got - exact).mean() < 1.5
+    assert np.abs(got - exact).max() <= 6
+
+
+def test_default_blur_is_four_percent_of_the_short_side() -> None:
+    shape = (500, 700)  # 4% of 500 = 20 px
+    frame, ones = texture(shape, 20), np.ones(shape, np.float32)
+    default = blur(frame, ones)
+    assert np.array_equal(default, blur(frame, ones, radius_px=20.0))
+    assert not np.array_equal(default, blur(frame, ones, radius_px=16.0))
+    small = random_frame(27)  # 4% of 72 is below the 8 px floor
+    assert np.array_equal(blur(small, box_alpha()), blur(small, box_alpha(), radius_px=8.0))
+
+
+def test_pixelate_equals_the_rounded_cell_means() -> None:
+    frame = random_frame(23, (61, 83))  # partial cells on the right and bottom
+    out = pixelate(frame, np.ones((61, 83), np.float32), block_px=9)
+    for y in range(0, 61, 9):
+        for x in range(0, 83, 9):
+            cell = frame[y : y + 9, x : x + 9].reshape(-1, 3).astype(np.float64)
+            expected = np.floor(cell.mean(axis=0) + 0.5).astype(np.uint8)
+            assert np.all(out[y : y + 9, x : x + 9] == expected)
+
+
+def reference_recolor(frame: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    """The W3C "color" blend mode in float64, pixel by pixel: SetLum(target, Lum(pixel)) + ClipColor."""
+    weights = np.array([0.3, 0.59, 0.11])
+    pixels = frame.reshape(-1, 3).astype(np.float64) / 255.0
+    target = np.array(rgb, np.float64) / 255.0
+    out = []
+    for lum in pixels @ weights:
+        c = target + (lum - target @ weights)
+        low, high, mid = c.min(), c.max(), c @ weights
+        if low < 0:
+            c = mid + (c - mid) * mid / (mid - low)
+        if high > 1:
+            c = mid + (c - mid) * (1 - mid) / (high - mid)
+        out.append(c)
+    return np.clip(np.floor(np.array(out) * 255.0 + 0.5), 0, 255).astype(np.uint8).reshape(frame.shape)
+
+
+@pytest.mark.parametrize("color", [(0, 128, 255), (250, 130, 10), (255, 255, 255), (20, 20, 20)])
+def test_recolor_matches_the_blend_mode_formula(color: tuple[int, int, int]) -> None:
+    frame = random_frame(24, (40, 50))
+    out = recolor(frame, np.ones((40, 50), np.float32), color=color)
+    diff = np.abs(out.astype(np.int32) - reference_recolor(frame, color))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01  # rounding ties only
+
+
+@pytest.mark.parametrize("outline_px", [1, 2, 3])
+def test_highlight_outline_is_the_region_less_its_erosion(outline_px: int) -> None:
+    frame = random_frame(25)
+    region = ndimage.gaussian_filter(np.random.default_rng(26).random((H, W)), 4) > 0.5
+    region[:, :5] = True  # touching the frame border: not an edge there
+    out = highlight(frame, region.astype(np.float32), color=(0, 0, 255), opacity=0.0, outline_px=outline_px)
+    inner = ndimage.binary_erosion(region, iterations=outline_px, border_value=1)
+    drawn = np.all(out == (0, 0, 255), axis=2) & ~np.all(frame == (0, 0, 255), axis=2)
+    assert np.array_equal(drawn, region & ~inner)
+    assert np.array_equal(out[~(region & ~inner)], frame[~(region & ~inner)])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from river_core.editing.masks import (
     EditMaskError,
@@ -20,7 +22,7 @@ from river_core.editing.masks import (
 )
 from river_core.errors import RiverError
 from river_core.reasoning.edits import plan_from_edit
-from river_core.twin.schema import TwinDocument
+from river_core.twin.schema import FrameEntry, TwinDocument
 from river_core.twin.synthetic import SceneObject, SyntheticScene
 
 W, H, N = 96, 64, 10
@@ -49,7 +51,12 @@ def dot(h: int = 41, w: int = 41) -> np.ndarray:
 
 def test_for_kind_defaults_and_bad_kind() -> None:
     assert MaskShape.for_kind("appearance") == MaskShape(dilate_px=8, mode="mask", feather_px=4.0)
-    assert MaskShape.for_kind("recolor") == MaskShape.for_kind("replace") == MaskShape.for_kind("appearance")
+    assert MaskShape.for_kind("replace") == MaskShape.for_kind("appearance")
+    for kind in ("blur", "pixelate", "mask_out"):
+        assert MaskShape.for_kind(kind) == MaskShape.for_kind("appearance")
+    assert MaskShape.for_kind("recolor") == MaskShape(dilate_px=2, mode="mask", feather_px=2.0)
+    assert MaskShape.for_kind("highlight") == MaskShape(dilate_px=0, mode="mask", feather_px=0.0)
+    assert MaskShape.for_kind("matte") == MaskShape(dilate_px=0, mode="mask", feather_px=2.0)
     remove = MaskShape.for_kind("remove")
     assert remove.mode == "hull" and remove.feather_px == 6.0 and remove.radius(480, 832) == 8 + 12
     assert MaskShape.for_kind("add").mode == "box"
@@ -269,3 +276,90 @@ def test_edit_alpha_is_feathered_inward_and_its_support_is_the_region() -> None:
     assert (edit_alpha(edge, 3.0)[5:15, 0] == 1.0).all()
     assert np.array_equal(edit_alpha(region, 0.0), region.astype(np.float32))
     assert not edit_alpha(np.zeros((4, 4), bool), 2.0).any()
+
+
+# --- against straightforward whole-frame references --------------------------------------------
+
+
+def random_masks() -> list[np.ndarray]:
+    """Speckle, blobs, blobs cut by each frame border or one pixel short of it, a full frame, a
+    pixel, an empty mask."""
+    rng = np.random.default_rng(7)
+    masks = []
+    for h, w in [(23, 31), (40, 57), (64, 48)]:
+        masks.append(rng.random((h, w)) > 0.93)
+        blobs = ndimage.gaussian_filter(rng.random((h, w)), 2.5) > 0.52
+        masks.append(blobs)
+        for side in range(4):
+            cut = np.rot90(blobs.copy(), side)
+            cut[:, :3] = True
+            masks.append(np.ascontiguousarray(np.rot90(cut, -side)))
+            cut[:, 0] = False  # one pixel short of the border: an edge again
+            masks.append(np.ascontiguousarray(np.rot90(cut, -side)))
+    masks += [np.ones((9, 14), bool), dot(15, 17), np.zeros((6, 6), bool)]
+    return masks
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 5, 8, 13])
+def test_dilation_equals_binary_dilation_by_the_lattice_disk(radius: int) -> None:
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = yy**2 + xx**2 <= radius**2
+    for mask in random_masks():
+        for mode in ("mask", "box", "hull"):
+            base = shape_mask(mask, MaskShape(dilate_px=0, mode=mode))
+            expected = ndimage.binary_dilation(base, structure=disk) if base.any() else base
+            assert np.array_equal(shape_mask(mask, MaskShape(dilate_px=radius, mode=mode)), expected)
+
+
+def reference_edit_alpha(region: np.ndarray, width: float) -> np.ndarray:
+    """Distance to the nearest outside pixel over the whole frame, the border replicated (it is not
+    an edge), divided by the feather width."""
+    if width == 0:
+        return region.astype(np.float32)
+    inside = np.pad(region, 1, mode="edge")
+    if inside.all():
+        distance = np.full(region.shape, np.inf)
+    else:
+        distance = ndimage.distance_transform_edt(inside)[1:-1, 1:-1]
+    return np.where(region, np.clip(distance / width, 0.0, 1.0), 0.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("width", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 4.5, 6.0, 9.0, 9.5, 12.5])
+def test_edit_alpha_equals_the_whole_frame_distance_transform(width: float) -> None:
+    for region in random_masks():
+        assert np.array_equal(edit_alpha(region, width), reference_edit_alpha(region, width))
+
+
+def test_a_region_covering_the_frame_is_fully_edited() -> None:
+    """Every side is the frame border, which is not an edge: no soft edge anywhere."""
+    for width in (2.0, 4.0, 12.5):
+        assert (edit_alpha(np.ones((20, 30), bool), width) == 1.0).all()
+
+
+class CountingFrames(list[FrameEntry]):
+    """A twin's frame list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[FrameEntry]:
+        self.walks += 1
+        return super().__iter__()
+
+
+def test_operation_masks_indexes_the_twin_once_per_twin(twin: TwinDocument) -> None:
+    """The renderer asks for one frame at a time: indexing the twin's frames on every call made a job
+    quadratic in its length."""
+    counted = twin.model_copy()
+    counted.frames = CountingFrames(twin.frames)
+    op = plan_from_edit(
+        '{"objects": [{"id": 1, "category": "square", "attributes": "x"}]}', twin, query="q"
+    ).operations[0]
+    for f in range(N):
+        [(got, region)] = operation_masks(op, counted, frames=[f])
+        assert got == f and region.any()
+        target_mask(counted, 1, f)
+    assert counted.frames.walks == 1
+    # A twin whose frame list is replaced is indexed again.
+    counted.frames = CountingFrames(twin.frames[:3])
+    with pytest.raises(TargetNotFoundError, match="frame 5 is not in the twin"):
+        list(operation_masks(op, counted, frames=[5]))
