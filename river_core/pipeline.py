@@ -54,7 +54,7 @@ from river_core.errors import RiverError
 from river_core.media import FrameRange, MediaInfo, format_rate, probe
 from river_core.media.rational import ranges_text
 from river_core.progress import CancelToken, ProgressCallback, check, report
-from river_core.reasoning.explicit import explicit_plan, with_handles
+from river_core.targets import explicit_plan, with_handles
 from river_core.reasoning.plan import EditPlan, plan_problems, save_plan, twin_ref
 from river_core.request import EditRequest, RequestError
 from river_core.twin.build import WarmStages

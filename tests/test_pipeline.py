@@ -20,7 +20,7 @@ from river_core.media import FrameRange, VideoReader, probe
 from river_core.media.rational import frames_to_samples
 from river_core.pipeline import PipelineError, RiverPipeline
 from river_core.progress import CancelToken
-from river_core.reasoning.explicit import TargetError
+from river_core.targets import TargetError
 from river_core.reasoning.plan import load_plan
 from river_core.request import EditRequest, RequestError
 from river_core.twin.build import build_twin

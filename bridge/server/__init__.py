@@ -7,7 +7,7 @@
 - :mod:`bridge.server.runner` — the :class:`~bridge.server.runner.Runner` interface and the local worker;
 - :mod:`bridge.server.service` — the gRPC servicer;
 - :mod:`bridge.server.app` — the server process: socket, token, health, reflection, discovery file;
-- :mod:`bridge.server.cli` — ``river serve`` and the composed ``river`` command.
+- :mod:`bridge.server.cli` — ``river serve`` (``river`` finds it through its ``river_nle.commands``).
 
 Only this package may import the engine (``river_core``); the client side stays light.
 """

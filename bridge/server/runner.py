@@ -58,8 +58,8 @@ class Runner(Protocol):
 def error_kind(exc: BaseException) -> str:
     """The ``JobError.kind`` for an engine exception."""
     from river_core.pipeline import PipelineError
-    from river_core.reasoning.explicit import TargetError
     from river_core.reasoning.plan import PlanError
+    from river_core.targets import TargetError
 
     for kinds, name in (
         ((MediaError,), "media"),

@@ -60,13 +60,21 @@ def test_plan_job_then_render_the_reviewed_plan(
         assert plan_file.is_file() and Path(planned.results.twin).is_file()
         assert [t.id for t in planned.plan.targets] == [target]
         plan = json.loads(plan_file.read_text())
+        # The editor reviews the plan and makes it a blur (how each operation renders is the plan's).
+        op = plan["operations"][0]
+        op.update(kind="blur", prompt="blur the thing")
+        op.pop("category"), op.pop("attributes")
+        with pytest.raises(BridgeError, match=r"spec\.op: goes with spec\.targets\.items"):
+            client.submit_edit(media, kind="render", plan_json=json.dumps(plan), op="blur")
         rendered = client.wait(
-            client.submit_edit(media, kind="render", plan_json=json.dumps(plan), op="blur", format="png").id,
-            timeout=280,
+            client.submit_edit(media, kind="render", plan_json=json.dumps(plan), format="png").id, timeout=280
         )
         assert state_name(rendered.state) == "SUCCEEDED", rendered.error.message
         assert rendered.spec.media.range.end == 9, "a render without a range takes its plan's range"
         assert rendered.results.frames == 9
+        assert [t.id for t in rendered.plan.targets] == [target]
+        provenance = json.loads(Path(rendered.results.provenance).read_text())
+        assert provenance["settings"]["operations"] == ["blur"] and "editor" not in provenance["models"]
 
 
 def test_a_stop_requeues_the_running_job_and_a_restart_runs_it(

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def serve_command(tmp_path: Path, media_root: Path) -> list[str]:
     return [
-        sys.executable, "-m", "bridge.server.cli", "serve", "--profile", "tiny", "--no-preload", "-q",
+        sys.executable, "-m", "river_core.cli", "serve", "--profile", "tiny", "--no-preload", "-q",
         "--media-root", str(media_root), "--state-dir", str(tmp_path / "state"),
         "--output-root", str(tmp_path / "out"),
     ]  # fmt: skip
@@ -122,7 +122,7 @@ def test_river_serve_and_river_jobs(
 
     def river(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bridge.server.cli", *args], cwd=ROOT, capture_output=True, text=True,
+            [sys.executable, "-m", "river_core.cli", *args], cwd=ROOT, capture_output=True, text=True,
             timeout=240,
         )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Plans that need no reasoning: explicit targets, and a plan widened to the handles of a range.
+"""Plans that need no reasoning — explicit targets — and a plan widened to the handles of a range.
 
 An editor who already knows which objects of the twin to change names them (``--targets 3,5`` or a
 category, ``--targets dog``) with an operation; :func:`explicit_plan` turns that into the same plan a
@@ -15,7 +15,7 @@ from river_core.reasoning.plan import EditPlan, Operation, Target, twin_ref
 from river_core.twin.schema import TwinDocument
 
 if TYPE_CHECKING:
-    from river_core.request import EditRequest
+    from river_core.request import EditRequest  # the request decides; this module only builds its plan
 
 
 class TargetError(RiverError, LookupError):
