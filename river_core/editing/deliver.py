@@ -43,7 +43,7 @@ from river_core.editing.instant import highlight, matte
 from river_core.editing.qc import QCAccumulator, QCReport, QCThresholds
 from river_core.errors import OutputError
 from river_core.media.encode import FORMATS, MediaWriter
-from river_core.media.extract import RangeAudio, audio_tracks, matrix_of
+from river_core.media.extract import RangeAudio, audio_tracks, color_tags
 from river_core.media.geometry import resize
 from river_core.media.probe import MediaInfo
 from river_core.media.rational import FrameRange, Timecode, format_rate
@@ -247,7 +247,7 @@ class Delivery:
                 spec.fmt,
                 audio=audio_tracks(info),
                 rotation=info.rotation,
-                matrix=matrix_of(info),
+                color=color_tags(info),
                 metadata={"comment": comment},
                 **common,
             )
@@ -261,7 +261,7 @@ class Delivery:
                     staging / MATTE_MOVIE,
                     "prores4444",
                     rotation=info.rotation,
-                    matrix=matrix_of(info),
+                    color=color_tags(info),
                     metadata={"comment": f"{comment}; alpha = the edit's matte"},
                     **common,
                 )
