@@ -7,6 +7,11 @@ numbered PNGs, ``audio.wav`` and ``sequence.json``).
 Audio is PCM wherever the container takes it: a PCM source keeps its sample format, anything else
 becomes 24-bit PCM. Every output carries the timecode of its first frame.
 
+YUV outputs are converted with, and tagged with, the colour description in :class:`ColorTags` (the
+source's, so an NLE treats the output like the source). Movies keep the stored orientation and carry
+the rotation as a display-matrix tag; PNGs have no such tag, so PNG sequences are written upright
+(as displayed) and ``sequence.json`` says so.
+
 :func:`extract` copies a frame range of a source; :class:`MediaWriter` is the streaming writer the
 editing pipeline uses for rendered frames.
 """
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import av
 import av.error
@@ -33,7 +38,89 @@ from river_core.errors import MediaError, OutputError
 from river_core.media.formats import FORMATS, OutputFormat
 from river_core.media.rational import Timecode, format_rate, frames_to_samples
 
-Matrix = Literal["bt709", "bt601"]
+# FFmpeg's colour code points (ISO/IEC 23091-2) by the names ffprobe prints. Matrices: only those the
+# decoder converts with (river_core.media.decode.source_colorspace), so a YUV output is converted
+# with the matrix its source was decoded with.
+MATRICES: dict[str, int] = {"bt709": 1, "bt470bg": 5, "smpte170m": 6, "bt2020nc": 9}
+PRIMARIES: dict[str, int] = {
+    "bt709": 1,
+    "bt470m": 4,
+    "bt470bg": 5,
+    "smpte170m": 6,
+    "smpte240m": 7,
+    "film": 8,
+    "bt2020": 9,
+    "smpte428": 10,
+    "smpte431": 11,
+    "smpte432": 12,
+}
+TRANSFERS: dict[str, int] = {
+    "bt709": 1,
+    "bt470m": 4,
+    "bt470bg": 5,
+    "smpte170m": 6,
+    "smpte240m": 7,
+    "linear": 8,
+    "iec61966-2-1": 13,
+    "bt2020-10": 14,
+    "bt2020-12": 15,
+    "smpte2084": 16,
+    "arib-std-b67": 18,
+}
+_CONVERSION = {
+    "bt709": Colorspace.ITU709,
+    "bt470bg": Colorspace.ITU601,
+    "smpte170m": Colorspace.ITU601,
+    "bt2020nc": Colorspace.BT2020,
+}
+# What a matrix implies when the source does not say: the primaries and transfer usually paired with it.
+_DEFAULT_PRIMARIES = {"bt709": "bt709", "bt470bg": "bt470bg", "smpte170m": "smpte170m", "bt2020nc": "bt2020"}
+_DEFAULT_TRANSFER = {"bt709": "bt709", "bt470bg": "smpte170m", "smpte170m": "smpte170m", "bt2020nc": "bt709"}
+_TV_RANGE = 1  # AVCOL_RANGE_MPEG: every YUV output is limited range (converted so, tagged so)
+
+
+@dataclass(frozen=True)
+class ColorTags:
+    """The colour description of a YUV output, by FFmpeg's names (as ffprobe prints them).
+
+    ``matrix`` both tags the output and picks the RGB → YUV coefficients (bt470bg and smpte170m are
+    both BT.601); ``primaries`` and ``transfer`` are tags only (None: what the matrix implies). The
+    range is always limited ("tv"): outputs are converted to it and tagged so.
+
+    >>> ColorTags("bt470bg").primaries, ColorTags("bt470bg").transfer
+    ('bt470bg', 'smpte170m')
+    """
+
+    matrix: str = "bt709"
+    primaries: str | None = None
+    transfer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.matrix not in MATRICES:
+            raise OutputError(f"colour matrix {self.matrix!r} is not one of: {', '.join(MATRICES)}")
+        if self.primaries is None:
+            object.__setattr__(self, "primaries", _DEFAULT_PRIMARIES[self.matrix])
+        elif self.primaries not in PRIMARIES:
+            raise OutputError(f"colour primaries {self.primaries!r} are not one of: {', '.join(PRIMARIES)}")
+        if self.transfer is None:
+            object.__setattr__(self, "transfer", _DEFAULT_TRANSFER[self.matrix])
+        elif self.transfer not in TRANSFERS:
+            raise OutputError(f"colour transfer {self.transfer!r} is not one of: {', '.join(TRANSFERS)}")
+
+    @property
+    def conversion(self) -> Colorspace:
+        """The swscale matrix for RGB → YUV."""
+        return _CONVERSION[self.matrix]
+
+    def apply(self, cc: Any) -> None:
+        """Tag an encoder's codec context (before it opens)."""
+        cc.colorspace = MATRICES[self.matrix]
+        cc.color_primaries = PRIMARIES[str(self.primaries)]
+        cc.color_trc = TRANSFERS[str(self.transfer)]
+        cc.color_range = _TV_RANGE
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"matrix": self.matrix, "primaries": self.primaries, "transfer": self.transfer, "range": "tv"}
 
 
 # PCM sample formats written as they are; any other source audio becomes 24-bit PCM (or AAC in MP4).
@@ -95,7 +182,7 @@ class MediaWriter:
         first_frame: int = 0,
         audio: Sequence[AudioTrackSpec] = (),
         rotation: int = 0,
-        matrix: Matrix = "bt709",
+        color: ColorTags | None = None,
         sources: Sequence[Path] = (),
         overwrite: bool = False,
         metadata: dict[str, Any] | None = None,
@@ -110,7 +197,8 @@ class MediaWriter:
                 "use --format ffv1 or png for odd sizes"
             )
         self.width, self.height, self.rate = width, height, rate
-        self.timecode, self.first_frame, self.rotation, self.matrix = timecode, first_frame, rotation, matrix
+        self.timecode, self.first_frame, self.rotation = timecode, first_frame, rotation % 360
+        self.color = color or ColorTags()
         self.audio_specs = tuple(audio)
         self.metadata = metadata or {}
         self._sources, self._overwrite = tuple(Path(s) for s in sources), overwrite
@@ -163,11 +251,7 @@ class MediaWriter:
         assert isinstance(vs, av.video.stream.VideoStream)
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, fmt.pix_fmt
         if fmt.pix_fmt.startswith("yuv"):
-            cc = vs.codec_context
-            cc.colorspace = 1 if self.matrix == "bt709" else 6
-            cc.color_primaries = 1 if self.matrix == "bt709" else 6
-            cc.color_trc = 1 if self.matrix == "bt709" else 6
-            cc.color_range = 1
+            self.color.apply(vs.codec_context)
         if self.rotation:
             vs.set_display_rotation(self.rotation)
         self._video = vs
@@ -194,9 +278,14 @@ class MediaWriter:
 
     # -- writing -----------------------------------------------------------------------------
 
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width × height as displayed (after the rotation)."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
     def write_video(self, image: np.ndarray) -> None:
-        """Append one frame at the writer's size: H×W×3 uint8 RGB, or H×W×4 RGBA (straight alpha)
-        for a format that carries alpha (``prores4444``)."""
+        """Append one frame at the writer's (stored) size: H×W×3 uint8 RGB, or H×W×4 RGBA (straight
+        alpha) for a format that carries alpha (``prores4444``). A PNG sequence stores it upright."""
         channels = 4 if self.format.alpha else 3
         if image.shape != (self.height, self.width, channels) or image.dtype != np.uint8:
             if image.dtype == np.uint8 and image.shape[:2] == (self.height, self.width) and image.ndim == 3:
@@ -217,7 +306,9 @@ class MediaWriter:
             )
         if self._video is None:
             name = f"frame_{self.first_frame + self.frames_written:06d}.png"
-            Image.fromarray(image).save(self._tmp / name, compress_level=_PNG_COMPRESS_LEVEL)
+            Image.fromarray(upright(image, self.rotation)).save(
+                self._tmp / name, compress_level=_PNG_COMPRESS_LEVEL
+            )
         else:
             frame = av.VideoFrame.from_ndarray(
                 np.ascontiguousarray(image), format="rgba" if channels == 4 else "rgb24"
@@ -225,7 +316,7 @@ class MediaWriter:
             if self.format.pix_fmt.startswith("yuv"):
                 frame = frame.reformat(
                     format=self.format.pix_fmt,
-                    dst_colorspace=Colorspace.ITU709 if self.matrix == "bt709" else Colorspace.ITU601,
+                    dst_colorspace=self.color.conversion,
                     dst_color_range=ColorRange.MPEG,
                 )
             elif self.format.pix_fmt != "rgb24":
@@ -280,6 +371,7 @@ class MediaWriter:
         for out in self._containers:
             out.close()
         if self.format.muxer is None:
+            width, height = self.display_size
             sidecar = {
                 "format": "png-sequence",
                 "pattern": "frame_%06d.png",
@@ -288,8 +380,10 @@ class MediaWriter:
                 "rate": format_rate(self.rate),
                 "timecode": str(self.timecode),
                 "drop_frame": self.timecode.drop_frame,
-                "width": self.width,
-                "height": self.height,
+                "width": width,  # as the PNGs are stored: upright
+                "height": height,
+                "orientation": "upright",
+                "source_rotation": self.rotation,  # the source's display rotation, applied to the PNGs
                 "audio": [
                     "audio.wav" if i == 0 else f"audio_{i + 1}.wav" for i in range(len(self.audio_specs))
                 ],
@@ -301,3 +395,10 @@ class MediaWriter:
         for out in self._containers:
             with contextlib.suppress(Exception):  # the temporary is deleted anyway
                 out.close()
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """``image`` (stored orientation, [H, W, ...]) as displayed under a display ``rotation`` (degrees
+    counter-clockwise, as :attr:`~river_core.media.probe.MediaInfo.rotation` gives it)."""
+    turns = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image

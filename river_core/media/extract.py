@@ -9,11 +9,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import av
+import av.error
 import numpy as np
 
 from river_core.media.audio import AudioSegmentReader
 from river_core.media.decode import VideoReader
-from river_core.media.encode import AudioTrackSpec, Matrix, MediaWriter
+from river_core.media.encode import MATRICES, PRIMARIES, TRANSFERS, AudioTrackSpec, ColorTags, MediaWriter
 from river_core.media.probe import MediaInfo, probe
 from river_core.media.rational import FrameRange, Timecode, format_rate, frames_to_samples
 from river_core.progress import CancelToken, ProgressCallback, report
@@ -47,13 +49,39 @@ class ExtractResult:
         }
 
 
-def matrix_of(info: MediaInfo) -> Matrix:
-    """The YUV matrix the source was decoded with, reused for YUV outputs so colours round-trip."""
-    if info.colorspace in ("bt470bg", "smpte170m"):
-        return "bt601"
-    if info.colorspace == "bt709":
-        return "bt709"
-    return "bt709" if info.height >= 720 else "bt601"
+# Untagged sources follow the decoder's convention: HD and larger are BT.709, SD is BT.601.
+_HD_MIN_HEIGHT = 720
+_PRIMARIES_BY_CODE = {code: name for name, code in PRIMARIES.items()}
+_TRANSFERS_BY_CODE = {code: name for name, code in TRANSFERS.items()}
+
+
+def color_tags(info: MediaInfo) -> ColorTags:
+    """The colour description for YUV outputs of ``info``'s frames: the source's own matrix tag (so
+    bt470bg stays bt470bg, though smpte170m has the same coefficients), primaries and transfer. An
+    untagged matrix, or one the decoder does not convert with, becomes the decoder's default (bt709
+    from 720 lines up, else smpte170m); untagged primaries and transfer follow the matrix."""
+    if info.colorspace in MATRICES:
+        matrix = info.colorspace
+    else:
+        matrix = "bt709" if info.height >= _HD_MIN_HEIGHT else "smpte170m"
+    primaries, transfer = _stream_color_tags(info)
+    return ColorTags(matrix, primaries, transfer)
+
+
+def _stream_color_tags(info: MediaInfo) -> tuple[str | None, str | None]:
+    """The source video stream's primaries and transfer tags (None where untagged or unreadable)."""
+    try:
+        with av.open(str(info.path)) as container:
+            stream = container.streams[info.video_index]
+            if not isinstance(stream, av.video.stream.VideoStream):
+                return None, None
+            primaries, transfer = (
+                int(stream.codec_context.color_primaries),
+                int(stream.codec_context.color_trc),
+            )
+    except (av.error.FFmpegError, OSError, IndexError, AttributeError, TypeError, ValueError):
+        return None, None
+    return _PRIMARIES_BY_CODE.get(primaries), _TRANSFERS_BY_CODE.get(transfer)
 
 
 def audio_tracks(info: MediaInfo) -> list[AudioTrackSpec]:
@@ -140,7 +168,7 @@ def extract(
         first_frame=frame_range.start,
         audio=audio_tracks(info),
         rotation=info.rotation,
-        matrix=matrix_of(info),
+        color=color_tags(info),
         sources=[source],
         overwrite=overwrite,
         metadata={"comment": f"RIVER NLE: {source.name} frames {frame_range} at {format_rate(info.rate)}"},

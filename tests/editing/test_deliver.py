@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
@@ -14,13 +16,16 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from river_core.atomic import MANIFEST
 from river_core.editing.composite import EditInputError, composite
-from river_core.editing.deliver import Delivery, DeliveryResult, DeliverySpec
+from river_core.editing.deliver import DELIVERABLES, Delivery, DeliveryResult, DeliverySpec
 from river_core.errors import Cancelled, OutputError, RangeError
+from river_core.media import encode
 from river_core.media.decode import VideoReader, read_frames
 from river_core.media.probe import probe
 from river_core.media.rational import FrameRange, frames_to_samples
 from river_core.progress import CancelToken
+from tests.clips import BT470BG, rotated
 from tests.helpers import listing, psnr
 
 NTSC = Fraction(30000, 1001)
@@ -88,8 +93,10 @@ def test_every_file_is_there_and_nothing_else(ffv1: DeliveryResult) -> None:
     out = ffv1.out_dir
     matte_names = [f"matte/matte.{i:06d}.png" for i in range(30, 39)]
     expected = ["contact_sheet.png", "edited.mkv", "matte", *matte_names, "matte.mov", "preview.mp4"]
-    assert listing(out) == sorted([*expected, "provenance.json"])
+    assert listing(out) == sorted([*expected, "provenance.json", MANIFEST])
     assert listing(out.parent) == ["out", *(f"out/{p}" for p in listing(out))]  # no staging left
+    manifest = json.loads((out / MANIFEST).read_text())["paths"]  # what --overwrite may replace
+    assert manifest == sorted(p + "/" if p == "matte" else p for p in [*expected, "provenance.json"])
     assert ffv1.media == out / "edited.mkv" and ffv1.matte_dir == out / "matte"
     assert (ffv1.matte_movie, ffv1.preview, ffv1.sheet) == (
         out / "matte.mov",
@@ -121,9 +128,12 @@ def test_provenance_has_the_callers_record_files_qc_and_delivery(ffv1: DeliveryR
         "rate": "30000/1001",
         "timecode": "00:00:01:00",
         "drop_frame": False,
+        "deliver": ["media", "matte", "preview", "sheet"],
         "width": 1280,
         "height": 720,
         "rotation": 0,
+        "png_orientation": "upright",
+        "color": {"matrix": "bt709", "primaries": "bt709", "transfer": "bt709", "range": "tv"},
         "audio_samples": [n_audio],
         "notes": [],
     }
@@ -186,12 +196,13 @@ def test_contact_sheet(ffv1: DeliveryResult) -> None:
 
 
 def test_png_delivery_is_bit_identical_with_audio(edit: Edit, sample_clip: Path, tmp_path: Path) -> None:
-    spec = DeliverySpec(tmp_path / "out", fmt="png", stem="shot", matte=False, preview=False, sheet=False)
+    spec = DeliverySpec(tmp_path / "out", fmt="png", stem="shot", deliver={"media"})
     result = edit.deliver(sample_clip, spec)
     assert listing(tmp_path / "out") == sorted(
-        ["provenance.json", "shot", "shot/audio.wav", "shot/sequence.json"]
+        [MANIFEST, "provenance.json", "shot", "shot/audio.wav", "shot/sequence.json", f"shot/{MANIFEST}"]
         + [f"shot/frame_{i:06d}.png" for i in range(30, 39)]
     )
+    assert result.matte_dir is result.matte_movie is result.preview is result.sheet is None
     for k in range(9):
         with Image.open(result.media / f"frame_{30 + k:06d}.png") as image:
             np.testing.assert_array_equal(np.asarray(image), edit.outputs[k])
@@ -215,7 +226,7 @@ def test_the_audio_is_the_same_range_of_the_source(make_clip: Callable[..., Path
     frame_range = FrameRange(12, 20)
     sources = read_frames(clip, frame_range)
     alpha = np.zeros((info.height, info.width), np.float32)
-    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", matte=False, preview=False, sheet=False)
+    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", deliver={"media"})
     with Delivery(clip, info, frame_range, spec) as delivery:
         for s in sources:
             delivery.write(s, s, alpha)
@@ -268,7 +279,7 @@ def test_finish_before_every_frame_is_refused(edit: Edit, sample_clip: Path, tmp
 def test_leaving_without_finish_is_an_error_and_leaves_nothing(
     edit: Edit, sample_clip: Path, tmp_path: Path
 ) -> None:
-    spec = DeliverySpec(tmp_path / "out", preview=False)
+    spec = DeliverySpec(tmp_path / "out", deliver={"media", "matte", "sheet"})
     with (
         pytest.raises(OutputError, match="without finish"),
         Delivery(sample_clip, edit.info, RANGE, spec) as d,
@@ -278,7 +289,7 @@ def test_leaving_without_finish_is_an_error_and_leaves_nothing(
 
 
 def test_wrong_frames_are_refused(edit: Edit, sample_clip: Path, tmp_path: Path) -> None:
-    spec = DeliverySpec(tmp_path / "out", matte=False, preview=False, sheet=False)
+    spec = DeliverySpec(tmp_path / "out", deliver={"media"})
     with pytest.raises(EditInputError, match="deliver frames at source resolution"):  # noqa: SIM117
         with Delivery(sample_clip, edit.info, RANGE, spec) as delivery:
             delivery.write(edit.sources[0][:-2], edit.outputs[0][:-2], edit.alphas[0][:-2])
@@ -304,19 +315,42 @@ def test_an_existing_folder_needs_overwrite(edit: Edit, sample_clip: Path, tmp_p
     assert listing(tmp_path) == ["out", "out/keep.txt"]
 
 
+def test_overwrite_never_deletes_a_users_folder(edit: Edit, sample_clip: Path, tmp_path: Path) -> None:
+    """`river edit … --out victim --overwrite` deleted the user's notes.txt and sub/: now refused up
+    front, before any frame is rendered."""
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "notes.txt").write_text("mine")
+    (victim / "sub" / "plan.txt").write_text("mine too")
+    spec = DeliverySpec(victim, fmt="ffv1", deliver={"media"}, overwrite=True)
+    with pytest.raises(OutputError, match=r"victim/ is not a folder RIVER wrote"):
+        Delivery(sample_clip, edit.info, RANGE, spec)
+    short = Edit(sample_clip, FrameRange(30, 31))
+    river_out = short.deliver(sample_clip, replace(spec, out_dir=tmp_path / "river"))
+    (river_out.out_dir / "notes.txt").write_text("added by the user after the delivery")
+    (river_out.out_dir / "sub").mkdir()
+    foreign = r"river/ holds files RIVER did not write \(notes.txt, sub/\); move them or choose another --out"
+    with pytest.raises(OutputError, match=foreign):
+        Delivery(sample_clip, edit.info, RANGE, replace(spec, out_dir=tmp_path / "river"))
+    assert (victim / "notes.txt").read_text() == "mine" and (victim / "sub" / "plan.txt").is_file()
+    assert (river_out.out_dir / "notes.txt").is_file() and river_out.media is not None
+    assert river_out.media.is_file()
+
+
 def test_overwrite_replaces_only_when_the_new_one_is_complete(sample_clip: Path, tmp_path: Path) -> None:
     short = Edit(sample_clip, FrameRange(30, 32))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
-    spec = DeliverySpec(out, preview=False, sheet=False, overwrite=True)  # prores, the default
+    first = short.deliver(sample_clip, DeliverySpec(out, fmt="ffv1", deliver={"media"}))
+    before = listing(tmp_path)
+    spec = DeliverySpec(out, deliver={"media", "matte"}, overwrite=True)  # prores, the default
     with pytest.raises(RuntimeError), Delivery(sample_clip, short.info, short.range, spec) as delivery:
         delivery.write(short.sources[0], short.outputs[0], short.alphas[0])
         raise RuntimeError("the job failed")
-    assert listing(tmp_path) == ["out", "out/keep.txt"]  # the old delivery is intact
+    assert listing(tmp_path) == before and first.media is not None  # the old delivery is intact
     result = short.deliver(sample_clip, spec)
-    assert "keep.txt" not in listing(out) and "edited.mov" in listing(out)
-    assert probe(result.media).profile == "HQ" and len(listing(tmp_path)) == len(listing(out)) + 1
+    assert "edited.mkv" not in listing(out) and "edited.mov" in listing(out)
+    assert result.media is not None and probe(result.media).profile == "HQ"
+    assert len(listing(tmp_path)) == len(listing(out)) + 1
 
 
 def test_the_source_is_never_the_output(sample_clip: Path, edit: Edit, copy_of, tmp_path: Path) -> None:
@@ -333,8 +367,22 @@ def test_the_source_is_never_the_output(sample_clip: Path, edit: Edit, copy_of, 
     [
         ({"fmt": "prores4444"}, "delivered as matte.mov"),
         ({"fmt": "mxf"}, "is not one of: prores, dnxhr, h264, ffv1, png"),
-        ({"fmt": "h264", "stem": "preview"}, "clashes with a file the delivery writes"),
-        ({"stem": "a/b"}, "plain file name"),
+        ({"fmt": "h264", "stem": "preview"}, "'preview.mp4' clashes with 'preview.mp4', a file the delivery"),
+        ({"fmt": "h264", "stem": "Preview"}, "clashes with 'preview.mp4'"),  # case-insensitive volumes
+        ({"fmt": "png", "stem": "matte"}, "clashes with 'matte'"),
+        ({"stem": "a/b"}, "'a/b' contains a path separator; give a plain file name"),
+        ({"stem": "a\\b"}, "contains a path separator"),
+        ({"stem": ".edited"}, "starts with a dot and would be hidden"),
+        ({"stem": ""}, "is empty"),
+        ({"stem": "cut:1"}, "which some systems refuse in file names"),
+        ({"stem": " edited"}, "surrounding spaces"),
+        ({"deliver": frozenset()}, "`deliver` is empty; choose one or more of: media, matte, preview, sheet"),
+        (
+            {"deliver": {"media", "mattes"}},
+            "`deliver` names 'mattes'; choose from: media, matte, preview, sheet",
+        ),
+        ({"deliver": {"preview", "sheet"}}, "has neither media nor matte"),
+        ({"deliver": 3}, "must be a set of names"),
     ],
 )
 def test_bad_specs_are_refused(tmp_path: Path, kwargs: dict, message: str) -> None:
@@ -343,7 +391,7 @@ def test_bad_specs_are_refused(tmp_path: Path, kwargs: dict, message: str) -> No
 
 
 def test_qc_flags_an_output_that_touches_the_outside(edit: Edit, sample_clip: Path, tmp_path: Path) -> None:
-    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", matte=False, preview=False, sheet=False)
+    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", deliver={"media"})
     frame_range = FrameRange(30, 32)
     with Delivery(sample_clip, edit.info, frame_range, spec) as delivery:
         for k in range(2):
@@ -367,7 +415,7 @@ def test_a_vfr_source_with_audio_needs_the_first_frames_time(
     edit: Edit, sample_clip: Path, tmp_path: Path
 ) -> None:
     vfr = replace(edit.info, variable_frame_rate=True)
-    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", matte=False, preview=False, sheet=False)
+    spec = DeliverySpec(tmp_path / "out", fmt="ffv1", deliver={"media"})
     with (
         pytest.raises(OutputError, match="variable frame rate"),
         Delivery(sample_clip, vfr, RANGE, spec) as d,
@@ -381,3 +429,250 @@ def test_a_vfr_source_with_audio_needs_the_first_frames_time(
         d.write(frame.image, frame.image, np.zeros(frame.image.shape[:2], np.float32), time=frame.time)
         d.finish({})
     assert (tmp_path / "out" / "edited.mkv").is_file()
+
+
+# -- which deliverables ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("deliver", [{"matte"}, {"media", "sheet"}, "matte,preview"])
+def test_only_the_chosen_deliverables_are_written(sample_clip: Path, tmp_path: Path, deliver) -> None:
+    short = Edit(sample_clip, FrameRange(30, 33))
+    spec = DeliverySpec(tmp_path / "out", deliver=deliver)
+    result = short.deliver(sample_clip, spec)
+    chosen = spec.deliver
+    assert chosen == frozenset(deliver.split(",") if isinstance(deliver, str) else deliver)
+    files = {
+        "media": ["edited.mov"],
+        "matte": ["matte", "matte.mov"],
+        "preview": ["preview.mp4"],
+        "sheet": ["contact_sheet.png"],
+    }
+    expected = [MANIFEST, "provenance.json", *(f for name in chosen for f in files[name])]
+    assert sorted(p.name for p in result.out_dir.iterdir()) == sorted(expected)
+    assert (result.media is not None) == ("media" in chosen)
+    assert (result.matte_dir is not None) == (result.matte_movie is not None) == ("matte" in chosen)
+    assert (result.preview is not None) == ("preview" in chosen)
+    assert (result.sheet is not None) == ("sheet" in chosen)
+    doc = json.loads(result.provenance.read_text())
+    assert doc["delivery"]["deliver"] == [name for name in DELIVERABLES if name in chosen]
+    assert result.qc.frames == 3 and doc["qc"]["frames"] == 3  # the QC runs whatever is delivered
+    if "media" not in chosen:
+        assert result.audio_samples == () and result.to_json()["media"] is None
+
+
+def test_everything_is_delivered_by_default(tmp_path: Path) -> None:
+    assert DeliverySpec(tmp_path).deliver == frozenset(DELIVERABLES) == {"media", "matte", "preview", "sheet"}
+
+
+# -- the deliverables encode side by side --------------------------------------------------------
+
+
+def decode_all(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgba") for f in container.decode(video=0)])
+
+
+def test_serial_and_concurrent_deliveries_are_identical(
+    edit: Edit, sample_clip: Path, tmp_path: Path
+) -> None:
+    serial = edit.deliver(sample_clip, DeliverySpec(tmp_path / "serial"), concurrent=False)
+    concurrent = edit.deliver(sample_clip, DeliverySpec(tmp_path / "concurrent"), concurrent=True)
+    pngs = [p for p in listing(serial.out_dir) if p.endswith(".png")]
+    assert len(pngs) == 10  # nine mattes and the contact sheet
+    for name in pngs:
+        assert (serial.out_dir / name).read_bytes() == (concurrent.out_dir / name).read_bytes(), name
+    for name in ("edited.mov", "matte.mov", "preview.mp4"):
+        a, b = decode_all(serial.out_dir / name), decode_all(concurrent.out_dir / name)
+        assert a.shape[0] == 9 and np.array_equal(a, b), name
+    np.testing.assert_array_equal(
+        decode_audio(serial.out_dir / "edited.mov"), decode_audio(concurrent.out_dir / "edited.mov")
+    )
+    assert serial.qc == concurrent.qc and serial.audio_samples == concurrent.audio_samples
+
+
+def test_each_movie_encodes_in_its_own_thread(
+    edit: Edit, sample_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = encode.MediaWriter.write_video
+    seen: dict[str, set[str]] = {}
+
+    def recording(self: encode.MediaWriter, image: np.ndarray) -> None:
+        seen.setdefault(self.path.name, set()).add(threading.current_thread().name)
+        real(self, image)
+
+    monkeypatch.setattr(encode.MediaWriter, "write_video", recording)
+    short = Edit(sample_clip, FrameRange(30, 33))
+    short.deliver(sample_clip, DeliverySpec(tmp_path / "a"))
+    threads = [name for names in seen.values() for name in names]
+    assert sorted(seen) == ["edited.mov", "matte.mov", "preview.mp4"]
+    assert len(threads) == 3 and len(set(threads)) == 3 and threading.main_thread().name not in threads
+    seen.clear()
+    short.deliver(sample_clip, DeliverySpec(tmp_path / "b"), concurrent=False)
+    assert {name for names in seen.values() for name in names} == {threading.current_thread().name}
+
+
+def river_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("river-")]
+
+
+def test_an_error_in_a_worker_surfaces_in_the_caller_and_leaves_nothing(
+    edit: Edit, sample_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = encode.MediaWriter.write_video
+
+    def failing(self: encode.MediaWriter, image: np.ndarray) -> None:
+        if self.path.name == "matte.mov" and self.frames_written == 2:
+            raise RuntimeError("the matte encoder broke on its third frame")
+        real(self, image)
+
+    monkeypatch.setattr(encode.MediaWriter, "write_video", failing)
+    with pytest.raises(RuntimeError, match=r"^the matte encoder broke on its third frame$"):
+        edit.deliver(sample_clip, DeliverySpec(tmp_path / "deep" / "out"))
+    assert listing(tmp_path) == [] and river_threads() == []
+
+
+def test_a_full_disk_in_a_worker_is_one_clear_error(
+    edit: Edit, sample_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Image.Image.save
+
+    def save(self: Image.Image, fp, *args, **kwargs) -> None:
+        if "matte.000033" in str(fp):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    with pytest.raises(OutputError, match=r"disk full while writing .*out; free some space"):
+        edit.deliver(sample_clip, DeliverySpec(tmp_path / "out"))
+    assert listing(tmp_path) == [] and river_threads() == []
+
+
+def test_a_cancel_stops_every_worker_at_once(
+    edit: Edit, sample_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview encoder is slow (its queue fills up): a cancel must not wait for it to drain."""
+    cancel = CancelToken()
+    real = encode.MediaWriter.write_video
+    after_cancel: list[str] = []
+
+    def slow(self: encode.MediaWriter, image: np.ndarray) -> None:
+        if cancel.cancelled:
+            after_cancel.append(self.path.name)
+        if self.path.name == "preview.mp4":
+            threading.Event().wait(0.3)
+        real(self, image)
+
+    def progress(event) -> None:
+        if event.done == 5:
+            cancel.cancel("stopped by the editor")
+
+    monkeypatch.setattr(encode.MediaWriter, "write_video", slow)
+    spec = DeliverySpec(tmp_path / "out")
+    with (
+        pytest.raises(Cancelled, match="stopped by the editor"),
+        Delivery(sample_clip, edit.info, RANGE, spec, cancel=cancel, progress=progress) as delivery,
+    ):
+        for k in range(9):
+            delivery.write(edit.sources[k], edit.outputs[k], edit.alphas[k])
+    assert listing(tmp_path) == [] and river_threads() == []
+    # at most the frame each worker had started when the cancel came; queued frames are dropped
+    assert all(after_cancel.count(name) <= 1 for name in set(after_cancel)), after_cancel
+
+
+def test_the_callers_buffers_may_be_reused_after_write(edit: Edit, sample_clip: Path, tmp_path: Path) -> None:
+    """A renderer that writes every frame into the same arrays gets the same delivery."""
+    short = Edit(sample_clip, FrameRange(30, 34))
+    spec = DeliverySpec(tmp_path / "reused", fmt="ffv1", deliver={"media", "matte"})
+    source, output = np.empty_like(short.sources[0]), np.empty_like(short.outputs[0])
+    alpha = np.empty_like(short.alphas[0])
+    with Delivery(sample_clip, short.info, short.range, spec) as delivery:
+        for s, o, a in zip(short.sources, short.outputs, short.alphas, strict=True):
+            source[:], output[:], alpha[:] = s, o, a
+            delivery.write(source, output, alpha)
+            source[:], output[:], alpha[:] = 0, 0, 0  # the next frame's render starts
+        result = delivery.finish({})
+    assert result.media is not None
+    np.testing.assert_array_equal(read_frames(result.media, FrameRange(0, 4)), np.stack(short.outputs))
+
+
+# -- rotated sources: PNGs upright, movies tagged -----------------------------------------------
+
+
+def test_a_rotated_source_gives_upright_pngs_that_line_up(
+    make_clip: Callable[..., Path], ffmpeg_exe: str, tmp_path: Path
+) -> None:
+    clip = rotated(ffmpeg_exe, make_clip("phone.mp4", frames=8), 90)
+    info = probe(clip)
+    assert (info.rotation, info.width, info.height, info.display_size) == (90, 320, 240, (240, 320))
+    frame_range = FrameRange(2, 6)
+    sources = read_frames(clip, frame_range)  # [4, 240, 320, 3]: stored, lying on its side
+    alpha = np.zeros((240, 320), np.float32)
+    alpha[20:90, 150:300] = 1.0  # a box off every axis of symmetry
+    outputs = [composite(s, 255 - s, alpha) for s in sources]
+    spec = DeliverySpec(tmp_path / "out", fmt="png")
+    with Delivery(clip, info, frame_range, spec) as delivery:
+        for s, o in zip(sources, outputs, strict=True):
+            delivery.write(s, o, alpha)
+        result = delivery.finish({})
+    assert result.media is not None and result.matte_dir is not None
+    matte_upright = np.rot90(np.floor(alpha * 255 + 0.5).astype(np.uint8), 1)
+    for k in range(4):
+        with Image.open(result.media / f"frame_{2 + k:06d}.png") as image:
+            frame = np.asarray(image)
+        with Image.open(result.matte_dir / f"matte.{2 + k:06d}.png") as image:
+            matte_png = np.asarray(image)
+        assert frame.shape == (320, 240, 3) and matte_png.shape == (320, 240)  # portrait, as displayed
+        np.testing.assert_array_equal(frame, np.rot90(outputs[k], 1))
+        np.testing.assert_array_equal(matte_png, matte_upright)
+        upright_source = np.rot90(sources[k], 1)
+        inside = matte_png == 255  # the matte lines up with the PNG frames: inverted inside, source outside
+        np.testing.assert_array_equal(frame[inside], 255 - upright_source[inside])
+        np.testing.assert_array_equal(frame[~inside], upright_source[~inside])
+    sequence = json.loads((result.media / "sequence.json").read_text())
+    assert (sequence["orientation"], sequence["source_rotation"]) == ("upright", 90)
+    assert (sequence["width"], sequence["height"]) == (240, 320)
+    assert result.matte_movie is not None
+    movie = probe(result.matte_movie)  # movies: stored orientation, rotation tag
+    assert (movie.rotation, movie.width, movie.height) == (90, 320, 240)
+    doc = json.loads(result.provenance.read_text())
+    assert "PNGs are stored upright" in doc["delivery"]["notes"][0]
+
+
+# -- colour tags -------------------------------------------------------------------------------
+
+
+def stream_color(path: Path) -> tuple[int, int, int, int]:
+    """(matrix, primaries, transfer, range) codes as the container describes the video stream."""
+    with av.open(str(path)) as container:
+        cc = container.streams.video[0].codec_context  # before decoding: the container's tags
+        return cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range
+
+
+def test_a_bt470bg_source_stays_bt470bg_in_every_yuv_deliverable(
+    make_clip: Callable[..., Path], tmp_path: Path
+) -> None:
+    """bt470bg and smpte170m share the BT.601 matrix, but the tag must be the source's."""
+    clip = make_clip("pal.mp4", frames=6, vf=BT470BG)
+    info = probe(clip)
+    assert info.colorspace == "bt470bg" and stream_color(clip) == (5, 5, 5, 1)
+    sources = read_frames(clip, FrameRange(0, 6))
+    alpha = np.zeros((240, 320), np.float32)
+    alpha[50:100, 50:150] = 1.0
+    spec = DeliverySpec(tmp_path / "out", fmt="h264")
+    with Delivery(clip, info, FrameRange(0, 6), spec) as delivery:
+        for s in sources:
+            delivery.write(s, composite(s, 255 - s, alpha), alpha)
+        result = delivery.finish({})
+    assert result.media is not None and result.matte_movie is not None and result.preview is not None
+    assert probe(result.media).colorspace == "bt470bg"  # in the H.264 stream itself
+    for movie in (result.media, result.matte_movie, result.preview):
+        assert stream_color(movie) == (5, 5, 5, 1), movie.name  # matrix, primaries, transfer: bt470bg; tv
+    doc = json.loads(result.provenance.read_text())
+    assert doc["delivery"]["color"] == {
+        "matrix": "bt470bg",
+        "primaries": "bt470bg",
+        "transfer": "bt470bg",
+        "range": "tv",
+    }
+    np.testing.assert_array_equal(read_frames(result.media, FrameRange(0, 1))[0].shape, (240, 320, 3))
+    assert psnr(read_frames(result.media, FrameRange(1, 2))[0], sources[1]) < 30  # it is the edit

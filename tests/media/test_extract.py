@@ -7,7 +7,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import Colorspace
+from PIL import Image
 
+from river_core.atomic import MANIFEST
 from river_core.errors import Cancelled, OutputError, RangeError
 from river_core.media import encode
 from river_core.media.decode import read_frames
@@ -15,6 +18,7 @@ from river_core.media.extract import extract
 from river_core.media.probe import probe
 from river_core.media.rational import FrameRange, Timecode, frames_to_samples
 from river_core.progress import CancelToken, ProgressEvent
+from tests.clips import BT470BG, ffmpeg_upright_frame, rotated
 from tests.helpers import listing, psnr, sha256
 
 NTSC = Fraction(30000, 1001)
@@ -76,16 +80,20 @@ def test_every_format_keeps_frames_rate_timecode_and_audio(
     source = read_frames(sample_clip, FrameRange(12, 29))
     if fmt == "png":
         files = sorted(p.name for p in out.iterdir())
-        assert files[:2] == ["audio.wav", "frame_000012.png"] and files[-2:] == [
-            "frame_000028.png",
-            "sequence.json",
-        ]
+        assert files[:3] == [MANIFEST, "audio.wav", "frame_000012.png"]
+        assert files[-2:] == ["frame_000028.png", "sequence.json"]
         meta = json.loads((out / "sequence.json").read_text())
         assert (meta["rate"], meta["timecode"], meta["frame_count"], meta["first_frame"]) == (
             "30000/1001",
             "00:00:00:12",
             17,
             12,
+        )
+        assert (meta["width"], meta["height"], meta["orientation"], meta["source_rotation"]) == (
+            1280,
+            720,
+            "upright",
+            0,
         )
         pngs = np.stack(
             [
@@ -264,6 +272,22 @@ def test_png_folder_overwrite_replaces_the_whole_folder(sample_clip: Path, tmp_p
     assert listing(tmp_path)[0] == "seq"
 
 
+def test_png_folder_overwrite_keeps_the_users_files(sample_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seq"
+    extract(sample_clip, FrameRange(0, 2), "png", out)
+    (out / "grade.cube").write_text("the colourist's LUT")
+    before = listing(tmp_path)
+    with pytest.raises(OutputError, match=r"seq/ holds files RIVER did not write \(grade.cube\)"):
+        extract(sample_clip, FrameRange(10, 12), "png", out, overwrite=True)
+    assert listing(tmp_path) == before
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "frame_000000.png").write_bytes(b"not ours")
+    with pytest.raises(OutputError, match="mine/ is not a folder RIVER wrote"):
+        extract(sample_clip, FrameRange(0, 2), "png", mine, overwrite=True)
+    assert (mine / "frame_000000.png").read_bytes() == b"not ours"
+
+
 def test_the_source_is_never_overwritten(copy_of, sample_clip: Path, tmp_path: Path) -> None:
     src = copy_of(sample_clip)
     digest = sha256(src)
@@ -339,3 +363,107 @@ def test_mpeg_ts_audio_follows_the_video_clock(make_clip, tmp_path) -> None:
     got = decode_audio(out)
     assert got.shape[1] == n
     np.testing.assert_allclose(got, reference[:, first : first + n], atol=2.0**-22)
+
+
+# -- rotated sources -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_png_frames_of_a_rotated_source_are_upright(make_clip, ffmpeg_exe, tmp_path, degrees) -> None:
+    """A PNG has no rotation tag: the frames are stored as displayed, and sequence.json says so."""
+    src = rotated(ffmpeg_exe, make_clip("turned.mp4", frames=10), degrees)
+    info = probe(src)
+    assert info.rotation == degrees
+    out = tmp_path / "seq"
+    extract(src, FrameRange(0, 4), "png", out)
+    stored = read_frames(src, FrameRange(0, 4))  # [4, 240, 320, 3]
+    turns = degrees // 90
+    for k in range(4):
+        with Image.open(out / f"frame_{k:06d}.png") as image:
+            np.testing.assert_array_equal(np.asarray(image), np.rot90(stored[k], turns))
+    w, h = info.display_size
+    meta = json.loads((out / "sequence.json").read_text())
+    assert (meta["width"], meta["height"], meta["orientation"], meta["source_rotation"]) == (
+        w,
+        h,
+        "upright",
+        degrees,
+    )
+    # "upright" as ffmpeg shows the clip (its auto-rotation), not merely some rotation
+    shown = np.frombuffer(ffmpeg_upright_frame(ffmpeg_exe, src, w, h), np.uint8).reshape(h, w, 3)
+    with Image.open(out / "frame_000000.png") as image:
+        assert psnr(np.asarray(image), shown) > 35
+
+
+def test_movies_of_a_rotated_source_keep_the_stored_frames_and_the_tag(
+    make_clip, ffmpeg_exe, tmp_path
+) -> None:
+    src = rotated(ffmpeg_exe, make_clip("turned.mp4", frames=10), 90)
+    out = tmp_path / "out.mkv"
+    extract(src, FrameRange(0, 3), "ffv1", out)
+    info = probe(out)
+    assert (info.rotation, info.width, info.height) == (90, 320, 240)
+    np.testing.assert_array_equal(read_frames(out, FrameRange(0, 3)), read_frames(src, FrameRange(0, 3)))
+
+
+# -- colour tags -----------------------------------------------------------------------------
+
+
+def stream_color(path: Path) -> tuple[int, int, int, int]:
+    """(matrix, primaries, transfer, range) codes as the container describes the video stream, read
+    before any frame is decoded (a ProRes or DNxHR frame header can only say BT.601 or BT.709)."""
+    with av.open(str(path)) as container:
+        cc = container.streams.video[0].codec_context
+        return cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range
+
+
+@pytest.mark.parametrize("fmt", ["prores", "dnxhr", "h264", "prores4444"])
+def test_the_sources_colour_tags_are_carried(make_clip, tmp_path, fmt) -> None:
+    """bt470bg and smpte170m share BT.601's coefficients, but the output is tagged like the source."""
+    src = make_clip("pal.mp4", frames=6, vf=BT470BG)
+    assert probe(src).colorspace == "bt470bg" and stream_color(src) == (5, 5, 5, 1)
+    out = tmp_path / f"out{EXT.get(fmt, '.mov')}"
+    extract(src, FrameRange(1, 5), fmt, out)
+    assert stream_color(out) == (5, 5, 5, 1)  # bt470bg matrix, primaries and transfer; limited range
+    if fmt == "h264":
+        assert probe(out).colorspace == "bt470bg"  # the H.264 stream's own tag
+    # Converted with BT.601, the matrix the source was decoded with. Decoded here as the container
+    # says: FFmpeg's DNxHD decoder marks every frame BT.709 whatever the file says (dnxhd_decode_init).
+    with av.open(str(out)) as container:
+        frames = [
+            f.to_ndarray(format="rgb24", src_colorspace=Colorspace.ITU601) for f in container.decode(video=0)
+        ]
+    assert psnr(np.stack(frames), read_frames(src, FrameRange(1, 5))) > 32  # BT.709 instead: ~24 dB
+
+
+@pytest.mark.parametrize(
+    ("vf", "size", "want"),
+    [
+        (
+            "setparams=colorspace=smpte170m:color_primaries=smpte170m:color_trc=smpte170m",
+            (320, 240),
+            (6, 6, 6),
+        ),
+        ("setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709", (320, 240), (1, 1, 1)),
+        (None, (320, 240), (6, 6, 6)),  # untagged SD: BT.601 (smpte170m), as decoded
+        (None, (1280, 720), (1, 1, 1)),  # untagged HD: BT.709
+    ],
+)
+def test_other_sources_keep_their_tags_or_get_the_decoders_default(
+    make_clip, tmp_path, vf, size, want
+) -> None:
+    src = make_clip(f"tagged_{size[0]}.mp4", frames=3, vf=vf, size=size)
+    out = tmp_path / "out.mov"
+    extract(src, FrameRange(0, 2), "prores", out)
+    assert stream_color(out) == (*want, 1)
+
+
+def test_color_tags_refuse_unknown_names() -> None:
+    with pytest.raises(OutputError, match="colour matrix 'bt601' is not one of: bt709, bt470bg"):
+        encode.ColorTags("bt601")
+    assert encode.ColorTags("bt470bg").to_json() == {
+        "matrix": "bt470bg",
+        "primaries": "bt470bg",
+        "transfer": "smpte170m",
+        "range": "tv",
+    }
