@@ -25,9 +25,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from river_core.demo import bundled_sample
 from scipy import ndimage
 
-from river_core.demo import bundled_sample
 from river_core.editing.composite import composite
 from river_core.editing.deliver import Delivery, DeliverySpec
 from river_core.media import FrameRange, probe, read_frames

@@ -54,9 +54,9 @@ from river_core.errors import RiverError
 from river_core.media import FrameRange, MediaInfo, format_rate, probe
 from river_core.media.rational import ranges_text
 from river_core.progress import CancelToken, ProgressCallback, check, report
-from river_core.targets import explicit_plan, with_handles
 from river_core.reasoning.plan import EditPlan, plan_problems, save_plan, twin_ref
 from river_core.request import EditRequest, RequestError
+from river_core.targets import explicit_plan, with_handles
 from river_core.twin.build import WarmStages
 from river_core.twin.schema import TwinDocument, load_twin, twin_json_text
 
@@ -352,7 +352,7 @@ class PipelineJob:
             raise RequestError("output", "an edit needs an output folder: the deliverables go there")
         if out is not None:
             inputs = [request.media, *([request.twin] if request.twin else [])]
-            check_output_path(out, sources=inputs, overwrite=request.overwrite)
+            check_output_path(out, sources=inputs, overwrite=request.overwrite, directory=True)
             for source in inputs:
                 if out.resolve() in source.resolve().parents:
                     raise RequestError("output", f"{out} holds the input {source}; choose a new folder")
@@ -570,9 +570,7 @@ class PipelineJob:
             out_dir=request.output,
             fmt=request.format,
             stem=request.name or f"{request.media.stem}_edit",
-            matte="matte" in request.deliver,
-            preview="preview" in request.deliver,
-            sheet="sheet" in request.deliver,
+            deliver=request.deliver,
             overwrite=request.overwrite,
         )
         started = time.monotonic()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from river_core.errors import OutOfRangeError, RangeError, UsageError
-from river_core.media.formats import DELIVERY_FORMATS
+from river_core.media.formats import DELIVERABLES, DELIVERY_FORMATS
 from river_core.media.rational import FrameRange
 
 if TYPE_CHECKING:
@@ -43,9 +43,6 @@ OPS: Final = ("generate", *INSTANT_OPS)
 """What ``op`` can ask of explicit targets: a new look rendered by the video model, or an instant
 operation (the plan kinds of the same names, :data:`river_core.reasoning.plan.INSTANT_KINDS`)."""
 COLOR_OPS: Final = ("recolor", "mask_out", "highlight")
-DELIVERABLES: Final = ("media", "matte", "preview", "sheet")
-"""media: the edited clip; matte: PNG mattes and the ProRes 4444 matte movie; preview: a small
-before | after movie; sheet: a contact sheet. provenance.json is always written."""
 MAX_QUERY: Final = 4000
 MAX_TARGETS: Final = 256
 MAX_HANDLES: Final = 10_000

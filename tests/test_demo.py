@@ -34,11 +34,16 @@ def test_demo_runs_the_main_job_end_to_end(run_cli, tmp_path: Path) -> None:
     assert blur["check"]["identical_outside"] is True and blur["check"]["frames"] == 33
     assert blur["check"]["outside_pixels"] > 0 and blur["twin_cache"] == "hit"
     assert "bit-identical to the decoded source: yes" in stdout
+    # the commands it prints are the ones it ran (range and profile included), on one pipeline
+    assert '"make the biggest thing in the shot look like bronze" --range 30:63 --profile tiny' in stdout
+    assert "--op blur --range 30:63 --profile tiny --format ffv1" in stdout
+    assert summary["model_loads"]["editor"] == 1 and summary["model_loads"]["tracker"] == 1
 
     # a second run replaces its own outputs instead of failing on them
     assert run_cli("demo", "--out", out, "-q")[0] == 0
     assert sorted(p.name for p in out.iterdir()) == ["blur", "bronze", "summary.json"]
     assert sorted(p.name for p in (out / "bronze").iterdir()) == [
+        ".river-output.json",  # what RIVER wrote there: --overwrite replaces only such a folder
         "contact_sheet.png",
         "dog_3s_edit.mov",
         "matte",

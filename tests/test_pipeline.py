@@ -20,9 +20,9 @@ from river_core.media import FrameRange, VideoReader, probe
 from river_core.media.rational import frames_to_samples
 from river_core.pipeline import PipelineError, RiverPipeline
 from river_core.progress import CancelToken
-from river_core.targets import TargetError
 from river_core.reasoning.plan import load_plan
 from river_core.request import EditRequest, RequestError
+from river_core.targets import TargetError
 from river_core.twin.build import build_twin
 from river_core.twin.synthetic import SceneObject, SyntheticScene
 from tests.twin.doubles import Events, SceneIndex, loader
@@ -238,9 +238,10 @@ def test_timecode_ranges_and_the_twin_range_by_default(tmp_path: Path, run_cli, 
     assert twin["tracks"], "the tiny twin found no object to edit"
     target = str(twin["tracks"][0]["id"])
     common = ["--targets", target, "--profile", "tiny", "--format", "ffv1", "--json", "-q"]
+    timecodes = "01:00:01:00-01:00:01:10"
     code, stdout, err = run_cli(
-        "edit", clip, *common, "--op", "pixelate", "--range", "01:00:01:00-01:00:01:10", "--out", tmp_path / "tc"
-    )  # fmt: skip
+        "edit", clip, *common, "--op", "pixelate", "--range", timecodes, "--out", tmp_path / "tc"
+    )
     assert code == 0, err
     assert json.loads(stdout)["range"] == "25:35"
     assert str(probe(next((tmp_path / "tc").glob("*.mkv"))).start_timecode) == "01:00:01:00"

@@ -56,12 +56,12 @@ from river_core.editing.qc import QCAccumulator, QCReport, QCThresholds
 from river_core.errors import OutputError
 from river_core.media.encode import FORMATS, MediaWriter, upright
 from river_core.media.extract import RangeAudio, audio_tracks, color_tags
+from river_core.media.formats import DELIVERABLES
 from river_core.media.geometry import resize
 from river_core.media.probe import MediaInfo
 from river_core.media.rational import FrameRange, Timecode, format_rate
 from river_core.progress import CancelToken, ProgressCallback, check, report
 
-DELIVERABLES = ("media", "matte", "preview", "sheet")
 MATTE_DIR = "matte"
 MATTE_MOVIE = "matte.mov"
 PREVIEW = "preview.mp4"

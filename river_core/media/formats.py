@@ -1,4 +1,5 @@
-"""The deliverable formats: a literal table of what each one is and how it is written.
+"""The deliverable formats (a literal table of what each one is and how it is written) and the
+deliverables an edit can write.
 
 Pure data (no codec library is imported), so option parsers and request checks can list the formats
 without loading FFmpeg; :mod:`river_core.media.encode` writes them.
@@ -101,3 +102,6 @@ FORMATS: dict[str, OutputFormat] = {
 
 DELIVERY_FORMATS: Final = tuple(name for name, fmt in FORMATS.items() if not fmt.alpha)
 """Formats the edited media can be delivered in (ProRes 4444 with alpha is the matte movie's)."""
+DELIVERABLES: Final = ("media", "matte", "preview", "sheet")
+"""What an edit delivers, each on request: media, the edited clip; matte, PNG mattes and the ProRes 4444
+matte movie; preview, a small before | after movie; sheet, a contact sheet (provenance.json always)."""

@@ -21,7 +21,6 @@ from huggingface_hub import try_to_load_from_cache
 from river_core.devices import DevicePlan
 from river_core.errors import ModelUnavailableError, RiverError
 from river_core.reasoning import llm_transformers
-from river_core.reasoning.llms import parse_llm_spec
 from river_core.reasoning.llm import (
     PAPER_MODEL_ID,
     R1_ASSISTANT,
@@ -33,6 +32,7 @@ from river_core.reasoning.llm import (
     render_r1_prompt,
 )
 from river_core.reasoning.llm_transformers import TransformersLLM, TransformersSession, load, tiny
+from river_core.reasoning.llms import parse_llm_spec
 from river_core.reasoning.protocol import STOP_STRINGS, TAG_STRINGS, THINK_PREFILL
 
 CPU = DevicePlan("cpu", "float32")

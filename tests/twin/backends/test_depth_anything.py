@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from river_core.samples import bundled_sample
 from river_core.devices import DevicePlan
 from river_core.errors import RiverError
 from river_core.media import FrameRange, read_frames, resize
+from river_core.samples import bundled_sample
 from river_core.twin.backends import depth_anything as da
 from river_core.twin.profiles import load_stage
 from river_core.twin.stages import DepthEstimator, ModelSpec

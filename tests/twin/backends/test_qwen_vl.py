@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-from river_core.samples import bundled_sample
 from river_core.devices import DevicePlan
 from river_core.errors import RiverError
 from river_core.media import FrameRange, read_frames, resize
+from river_core.samples import bundled_sample
 from river_core.twin.backends import qwen_vl as q
 from river_core.twin.profiles import load_stage
 from river_core.twin.stages import Describer, ModelSpec

@@ -17,10 +17,10 @@ from transformers import Sam2HieraDetConfig, Sam2VisionConfig
 from transformers.image_utils import PILImageResampling
 from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
-from river_core.samples import bundled_sample
 from river_core.devices import DevicePlan
 from river_core.errors import RiverError
 from river_core.media import FrameRange, read_frames, resize
+from river_core.samples import bundled_sample
 from river_core.twin.backends import sam2
 from river_core.twin.profiles import load_stage
 from river_core.twin.stages import Box, ModelSpec, Tracker, TrackerSession
