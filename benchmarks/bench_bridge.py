@@ -3,8 +3,9 @@
 One run, side by side: a ``river serve`` subprocess (tiny profile, Unix socket, token) and, in this
 process, one ``RiverPipeline`` (models loaded once) called with the same ``EditRequest`` — each warmed
 by one untimed job, then ``--reps`` timed jobs each, interleaved. The bridge time is from
-``SubmitEdit`` to the terminal event on ``WatchJob``. Also: the latency from submit to the first event the client receives, and to
-the RUNNING event, over ``--latency`` quick jobs (twin jobs answered from the cache). Asserts nothing.
+``SubmitEdit`` to the terminal event on ``WatchJob``. Also: the latency from submit to the first event
+the client receives, and to the RUNNING event, over ``--latency`` quick jobs (twin jobs answered from
+the cache). Asserts nothing.
 
     .venv/bin/python benchmarks/bench_bridge.py [--clip PATH] [--range 0:17] [--op blur|generate] [--reps 5]
 """
