@@ -93,18 +93,22 @@ def check_replaceable_folder(folder: Path) -> None:
         return  # an empty folder: nothing to lose
     listed = _read_manifest(folder)
     if listed is None:
+        names = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries)
         raise OutputError(
-            f"output {folder}/ is not a folder RIVER wrote (it has no valid {MANIFEST}); --overwrite "
-            "replaces only RIVER's own output folders: choose another --out"
+            f"output {folder}/ is not a folder RIVER wrote (it has no valid {MANIFEST}) and holds "
+            f"{_shown(names)}; --overwrite replaces only RIVER's own output folders: choose another --out"
         )
     foreign = _foreign_entries(folder, listed)
     if foreign:
-        shown = ", ".join(foreign[:_SHOW_FOREIGN])
-        if len(foreign) > _SHOW_FOREIGN:
-            shown += f" and {len(foreign) - _SHOW_FOREIGN} more"
         raise OutputError(
-            f"output {folder}/ holds files RIVER did not write ({shown}); move them or choose another --out"
+            f"output {folder}/ holds files RIVER did not write ({_shown(foreign)}); move them or choose "
+            "another --out"
         )
+
+
+def _shown(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOW_FOREIGN])
+    return shown + (f" and {len(names) - _SHOW_FOREIGN} more" if len(names) > _SHOW_FOREIGN else "")
 
 
 @contextlib.contextmanager

@@ -61,6 +61,7 @@ from river_core.twin.build import WarmStages
 from river_core.twin.schema import TwinDocument, load_twin, twin_json_text
 
 if TYPE_CHECKING:
+    from river_core.editing.vace import RenderSettings
     from river_core.reasoning.llm import ReasonerLLM
     from river_core.twin.builder import StageLoader
 
@@ -706,7 +707,7 @@ class PipelineJob:
             yield frame
 
 
-def render_settings(request: EditRequest, profile: str) -> Any:
+def render_settings(request: EditRequest, profile: str) -> RenderSettings:
     """The VACE settings of ``profile`` with the request's overrides."""
     from river_core.editing.vace import RenderSettings
 

@@ -99,7 +99,11 @@ def test_cli_build_then_render(scene_clip, run_cli, tmp_path: Path, monkeypatch)
     assert summary["cache"] == "miss" and summary["frames"] == 17 and summary["tracks"] == 3
     twin = load_twin(out / "twin.json")
     assert twin.provenance.calls["detector"] == 3  # keyframes 0, 8 and 16 (the last)
-    code, stdout, _ = run_cli("twin", "build", clip, "--range", "0:17", "--profile", "tiny", "--out", out)
+    code, _, err = run_cli("twin", "build", clip, "--range", "0:17", "--profile", "tiny", "--out", out)
+    assert code == 1 and "--overwrite" in err  # twin.json is there: never replaced without asking
+    code, stdout, _ = run_cli(
+        "twin", "build", clip, "--range", "0:17", "--profile", "tiny", "--out", out, "--overwrite"
+    )
     assert code == 0 and "from the cache (no model loaded)" in stdout
     assert load_twin(out / "twin.json") == twin
 
@@ -125,11 +129,11 @@ def test_render_refuses_other_media(scene_clip, run_cli, tmp_path: Path, sample_
     path = tmp_path / "t.json"
     path.write_text(json.dumps(twin.to_json()))
     code, _, err = run_cli("twin", "render", path, "--out", tmp_path / "o.png", "--media", sample_clip)
-    assert code == 1 and "not the media this twin was built from" in err
+    assert code == 1 and "is not the clip this twin was built from" in err
 
 
 def test_bad_model_override(run_cli, sample_clip: Path, tmp_path: Path) -> None:
     code, _, err = run_cli(
         "twin", "build", sample_clip, "--profile", "tiny", "--out", tmp_path, "--model", "nonsense"
     )
-    assert code == 1 and "ROLE=ID" in err
+    assert code == 2 and "ROLE=ID" in err  # a usage error
