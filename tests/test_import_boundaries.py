@@ -67,6 +67,28 @@ def test_host_side_imports_without_torch_or_numpy(package: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_river_command_serves_a_host_only_install() -> None:
+    """`pip install river-nle[host]` has no torch, numpy, PyAV, Pillow or pydantic: `river jobs` must
+    still run (the command line imports the heavy engine only inside the handlers that need it)."""
+    code = BLOCKER + textwrap.dedent(
+        """
+        from river_core.cli import main
+        try:
+            main(["jobs", "submit", "--help"])
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+        assert not leaked, leaked
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "torch,numpy,av,PIL,pydantic,scipy,transformers,diffusers"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--range" in done.stdout and "--out" in done.stdout
+
+
 def test_the_cli_and_media_stack_do_not_import_torch() -> None:
     """`river --version` and media commands stay fast: torch is loaded only by model stages."""
     done = import_with_blocked(

@@ -21,12 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from river_core import __version__
 from river_core.atomic import write_bytes_atomic
 from river_core.errors import RiverError
-from river_core.media import FrameRange, VideoReader, format_rate, probe
+from river_core.media.rational import FrameRange, format_rate
 from river_core.progress import CancelToken, ProgressCallback
 from river_core.samples import bundled_sample
 
@@ -62,6 +60,7 @@ def run_demo(
     cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Run the demo into ``out_dir`` and return its summary (also written to ``summary.json``)."""
+    from river_core.media import probe
     from river_core.pipeline import RiverPipeline
     from river_core.request import EditRequest
 
@@ -188,7 +187,10 @@ def _say_delivery(say: Callable[[str], None], result: Any) -> None:
 
 def _check_outside(sample: Path, info: Any, result: Any) -> dict[str, Any]:
     """Decode the lossless output and the source; compare every pixel where the matte is 0."""
+    import numpy as np
     from PIL import Image
+
+    from river_core.media import VideoReader
 
     d = result.delivery
     assert d is not None and d.matte_dir is not None and d.media is not None
