@@ -23,7 +23,7 @@ BLOCKER = textwrap.dedent(
     class Block(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
             if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"{name} is blocked by the import-boundary test")
+                raise ModuleNotFoundError(f"{name} is blocked by the import-boundary test", name=name)
             return None
     sys.meta_path.insert(0, Block())
     """
@@ -79,6 +79,8 @@ def test_the_river_command_serves_a_host_only_install() -> None:
             assert exc.code == 0, exc.code
         leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
         assert not leaked, leaked
+        # An engine command says what to install instead of a traceback.
+        assert main(["media", "probe", "clip.mov"]) == 1
         """
     )
     done = subprocess.run(
@@ -87,6 +89,7 @@ def test_the_river_command_serves_a_host_only_install() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "--range" in done.stdout and "--out" in done.stdout
+    assert "river: error: this command needs the engine" in done.stderr and "river-nle[engine]" in done.stderr
 
 
 def test_the_cli_and_media_stack_do_not_import_torch() -> None:

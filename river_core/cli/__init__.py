@@ -30,6 +30,8 @@ EXIT_USAGE = 2
 EXIT_CANCELLED = 130
 EXIT_INTERNAL = 70
 ENTRY_POINT_GROUP = "river_nle.commands"
+ENGINE_MODULES = frozenset({"numpy", "av", "PIL", "pydantic", "scipy", "torch", "transformers", "diffusers",
+                            "pycocotools", "tqdm", "skimage", "platformdirs"})  # fmt: skip
 
 Extension = Callable[[Any, argparse.ArgumentParser], None]
 """Adds commands to ``river``: called with the sub-parsers and the common options parser."""
@@ -67,6 +69,14 @@ def main(argv: Sequence[str] | None = None, *, extensions: Sequence[Extension] |
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0  # `river media probe x --json | head` is fine
+    except ModuleNotFoundError as exc:
+        if args.debug or (exc.name or "").split(".")[0] not in ENGINE_MODULES:
+            raise
+        _error(
+            f"this command needs the engine, and {exc.name} is not installed (a host-only install runs "
+            "`river jobs`): pip install 'river-nle[engine]', or scripts/setup.sh"
+        )
+        return EXIT_USER_ERROR
     except Exception as exc:
         if args.debug:
             raise
