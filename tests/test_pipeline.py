@@ -24,8 +24,7 @@ from river_core.reasoning.plan import load_plan
 from river_core.request import EditRequest, RequestError
 from river_core.targets import TargetError
 from river_core.twin.build import build_twin
-from river_core.twin.synthetic import SceneObject, SyntheticScene
-from tests.twin.doubles import Events, SceneIndex, loader
+from tests.twin.doubles import Events, SceneIndex, handles_scene, loader
 
 RANGE = FrameRange(30, 63)
 
@@ -193,13 +192,7 @@ def test_target_ids_mean_the_twin_of_the_chosen_range_not_of_its_handles(tmp_pat
     """`--range 5:22 --handles 5 --targets 1`: id 1 is the object of the 5:22 twin (the circle), even
     though the twin of 0:27 would call the square, seen only in frames 0–4, 1. The handles render the
     circle there too, and never the square."""
-    scene = SyntheticScene(
-        width=160, height=96, num_frames=30, seed=1,
-        objects=[
-            SceneObject(1, "square", "red", 12, 0.3, (40, 48), appear=0, disappear=5, category="square"),
-            SceneObject(2, "circle", "blue", 14, 0.5, (112, 48), category="circle"),
-        ],
-    )  # fmt: skip
+    scene = handles_scene()
     clip = scene.write_clip(tmp_path / "clip.mkv")
     stage_loader = loader(SceneIndex(scene), Events())
     wide = build_twin(clip, FrameRange(0, 27), "blur the circle", stage_loader=stage_loader).twin

@@ -13,9 +13,8 @@ import pytest
 from bridge.client import BridgeError, RiverClient, state_name
 from bridge.server.app import BridgeServer
 from river_core.pipeline import RiverPipeline
-from river_core.twin.synthetic import SceneObject, SyntheticScene
 from tests.bridge.test_server import first_object
-from tests.twin.doubles import Events, SceneIndex, loader
+from tests.twin.doubles import Events, SceneIndex, handles_scene, loader
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -93,13 +92,7 @@ def test_target_ids_resolve_against_the_twin_of_the_chosen_range(
 ) -> None:
     """`--range 5:22 --handles 5 --targets 1`: the server built the twin over 0:27, where id 1 is
     another object (a square seen only in frames 0–4) than in the 5:22 twin the editor looked at."""
-    scene = SyntheticScene(
-        width=160, height=96, num_frames=30, seed=1,
-        objects=[
-            SceneObject(1, "square", "red", 12, 0.3, (40, 48), appear=0, disappear=5, category="square"),
-            SceneObject(2, "circle", "blue", 14, 0.5, (112, 48), category="circle"),
-        ],
-    )  # fmt: skip
+    scene = handles_scene()
     clip = scene.write_clip(media_root / "scene.mkv")
     pipeline = RiverPipeline.from_pretrained("tiny", stage_loader=loader(SceneIndex(scene), Events()))
     server = make_server(pipeline=pipeline)

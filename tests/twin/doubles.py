@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from river_core.twin.stages import Box, Detection, ModelInfo, Role, boxes_iou, mask_box
-from river_core.twin.synthetic import SyntheticScene
+from river_core.twin.synthetic import SceneObject, SyntheticScene
 
 
 class SceneIndex:
@@ -207,3 +207,16 @@ def loader(index: SceneIndex, events: Events, **overrides) -> Callable[[Role], o
         return kinds[role](index, events)
 
     return load
+
+
+def handles_scene() -> SyntheticScene:
+    """30 frames where handles would renumber the objects: a square seen only in frames 0–4 and a
+    circle all along. The twin of 5:22 calls the circle 1; the twin of 0:27 calls the square 1 (it
+    is detected first on keyframe 0) and the circle 2."""
+    return SyntheticScene(
+        width=160, height=96, num_frames=30, seed=1,
+        objects=[
+            SceneObject(1, "square", "red", 12, 0.3, (40, 48), appear=0, disappear=5, category="square"),
+            SceneObject(2, "circle", "blue", 14, 0.5, (112, 48), category="circle"),
+        ],
+    )  # fmt: skip
