@@ -107,6 +107,7 @@ class BridgeServer:
         self._lock_fds: list[int] = []
         self._socket: Path | None = None
         self._server: grpc.Server | None = None
+        self._executor: futures.ThreadPoolExecutor | None = None
         self._health = health.HealthServicer(experimental_non_blocking=True)
         self.store: JobStore | None = None
         self.runner: LocalRunner | None = None
@@ -133,8 +134,11 @@ class BridgeServer:
             )
         runner = self.runner = LocalRunner(store, config, self.pipeline)
         service = BridgeService(store, runner, config, self.readiness, __version__, os.getpid())
+        self._executor = futures.ThreadPoolExecutor(
+            max_workers=config.workers, thread_name_prefix="river-rpc"
+        )
         server = self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="river-rpc"),
+            self._executor,
             interceptors=[TokenInterceptor(self.token)],
             options=SERVER_OPTIONS,
             maximum_concurrent_rpcs=config.workers * 4,
@@ -191,6 +195,8 @@ class BridgeServer:
             self.runner.stop(timeout=60.0)
         if self._server is not None:
             self._server.stop(grace).wait()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)  # its threads end with their calls
         if self.store is not None:
             self.store.close()
         discovery.remove_discovery(os.getpid(), self.discovery_file)

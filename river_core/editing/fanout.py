@@ -79,7 +79,7 @@ class FanOut(Generic[T]):
             for sink in self.sinks:
                 q: queue.Queue[T | _End | _Stop] = queue.Queue(maxsize=depth)
                 thread = threading.Thread(
-                    target=self._work, args=(sink, q), name=f"river-{sink.name}", daemon=True
+                    target=self._work, args=(sink, q), name=f"river-deliver-{sink.name}", daemon=True
                 )
                 self._queues.append(q)
                 self._threads.append(thread)

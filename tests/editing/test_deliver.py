@@ -512,7 +512,7 @@ def test_each_movie_encodes_in_its_own_thread(
 
 
 def river_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("river-")]
+    return [t.name for t in threading.enumerate() if t.name.startswith("river-deliver-")]
 
 
 def test_an_error_in_a_worker_surfaces_in_the_caller_and_leaves_nothing(
