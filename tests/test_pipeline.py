@@ -151,6 +151,40 @@ def test_one_pipeline_runs_three_different_jobs_loading_each_model_once(
     ]
 
 
+def test_a_pipeline_folder_names_its_components(tmp_path: Path, sample_clip: Path) -> None:
+    """`from_pretrained(DIR)`: river_pipeline.json points the editor at a saved checkpoint and the
+    reasoner at a spec, relative to the folder; the profile gives the settings."""
+    from river_core.editing.vace import tiny_pipeline
+
+    folder = tmp_path / "my-pipeline"
+    tiny_pipeline(seed=0).save_pretrained(folder / "editor")
+    (folder / "rollout.txt").write_text("x</think><edit>{}</edit>")
+    manifest = {
+        "profile": "tiny",
+        "editor": "editor",
+        "reasoner": "replay:rollout.txt",
+        "twin": {"depth": "tiny:depth"},
+    }
+    (folder / "river_pipeline.json").write_text(json.dumps(manifest))
+    pipe = RiverPipeline.from_pretrained(folder)
+    assert pipe.profile == "tiny" and pipe.llm_spec == f"replay:{folder / 'rollout.txt'}"
+    target = largest_object(sample_clip, FrameRange(30, 39))
+    request = EditRequest(
+        sample_clip, targets=(str(target),), prompt="bronze", range="30:39", output=tmp_path / "out",
+        deliver=frozenset({"media"}), format="ffv1",
+    )  # fmt: skip
+    pipe(request)
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert provenance["models"]["editor"]["model_id"] == str(folder / "editor")
+    assert provenance["settings"]["render"]["model_size"] == [224, 128]  # the tiny profile's settings
+    assert pipe.loads["editor"] == 1
+    (folder / "river_pipeline.json").write_text('{"profile": "huge"}')
+    with pytest.raises(RiverError, match='needs "profile": one of paper, tiny'):
+        RiverPipeline.from_pretrained(folder)
+    with pytest.raises(RiverError, match="not a profile"):
+        RiverPipeline.from_pretrained(tmp_path / "nowhere")
+
+
 def write_rollout(tmp_path: Path, media: Path) -> Path:
     """A rollout that asks the twin for its largest object and makes it bronze (a stand-in LLM)."""
     target = largest_object(media, RANGE)
