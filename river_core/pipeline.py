@@ -54,7 +54,7 @@ from river_core.errors import RiverError
 from river_core.media import FrameRange, MediaInfo, format_rate, probe
 from river_core.media.rational import ranges_text
 from river_core.progress import CancelToken, ProgressCallback, check, report
-from river_core.reasoning.plan import EditPlan, plan_problems, save_plan, twin_ref
+from river_core.reasoning.plan import TWIN_QUERY, EditPlan, plan_problems, save_plan, twin_query, twin_ref
 from river_core.request import EditRequest, RequestError
 from river_core.targets import explicit_plan, with_handles
 from river_core.twin.build import WarmStages
@@ -400,10 +400,12 @@ class PipelineJob:
         from river_core.twin.build import build_twin
 
         pipe, request = self.pipeline, self.request
+        # A reviewed plan's ids are those of the twin it was made on: build (find) that twin again.
+        query = twin_query(request.plan) if request.plan is not None else request.query
         outcome = build_twin(
             request.media,
             frame_range,
-            request.query,
+            query,
             stages=pipe.stages if pipe.stage_loader is None else None,
             stage_loader=pipe.stage_loader,
             profile=pipe.profile,
@@ -436,6 +438,7 @@ class PipelineJob:
             llm, settings=ReasonerSettings(samples=1 if replay else 4, seed=self.request.seed)
         )
         plan = reasoner(twin, query, progress=self.progress, cancel=self.cancel)
+        plan = plan.model_copy(update={"provenance": {**plan.provenance, TWIN_QUERY: query}})
         self.state.plan = plan
         info = llm.info
         self.state.models["reasoner"] = {"llm": info.to_json() if hasattr(info, "to_json") else str(info)}

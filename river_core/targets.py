@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from river_core.errors import RiverError
 from river_core.media.rational import FrameRange, frames_to_ranges, ranges_text
-from river_core.reasoning.plan import EditPlan, Operation, Target, twin_ref
+from river_core.reasoning.plan import TWIN_QUERY, EditPlan, Operation, Target, twin_ref
 from river_core.twin.schema import TwinDocument
 
 if TYPE_CHECKING:
@@ -81,7 +81,12 @@ def explicit_plan(twin: TwinDocument, request: EditRequest, frames: FrameRange) 
         query=request.prompt or f"{action} {', '.join(request.targets)}",
         twin=twin_ref(twin),
         operations=[op],
-        provenance={"source": "explicit targets", "targets": list(request.targets), "op": action},
+        provenance={
+            "source": "explicit targets",
+            "targets": list(request.targets),
+            "op": action,
+            TWIN_QUERY: None,
+        },
     )
 
 

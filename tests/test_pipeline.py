@@ -20,7 +20,7 @@ from river_core.media import FrameRange, VideoReader, probe
 from river_core.media.rational import frames_to_samples
 from river_core.pipeline import PipelineError, RiverPipeline
 from river_core.progress import CancelToken
-from river_core.reasoning.plan import load_plan
+from river_core.reasoning.plan import load_plan, twin_ref
 from river_core.request import EditRequest, RequestError
 from river_core.targets import TargetError
 from river_core.twin.build import build_twin
@@ -136,11 +136,17 @@ def test_one_pipeline_runs_three_different_jobs_loading_each_model_once(
     loaded = dict(counted)
     assert loaded == {"editor": 1, "twin stage": 4}
     query = pipe(
-        EditRequest(sample_clip, query="make the biggest thing bronze", range=RANGE, output=tmp_path / "q")
+        EditRequest(sample_clip, query="make the dog look like bronze", range=RANGE, output=tmp_path / "q")
     )
     assert query.plan is not None and query.plan.operations[0].kind == "appearance"
     reviewed = query.plan.model_copy(update={"query": "the reviewed plan"})
-    pipe(EditRequest(sample_clip, plan=reviewed, output=tmp_path / "plan", deliver=frozenset({"media"})))
+    rendered = pipe(
+        EditRequest(sample_clip, plan=reviewed, output=tmp_path / "plan", deliver=frozenset({"media"}))
+    )
+    # the plan's twin is found again (built for the query's nouns), so its ids mean what they meant
+    assert (
+        rendered.twin_cache_hit is True and twin_ref(rendered.twin).twin_digest == reviewed.twin.twin_digest
+    )
     blur = pipe(EditRequest(sample_clip, targets=("1",), op="blur", range="40:50", output=tmp_path / "blur"))
     assert blur.twin_cache_hit is False  # a new range: built with the warm stages
     assert counted == loaded, "a loaded pipeline loads nothing more"

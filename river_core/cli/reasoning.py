@@ -259,7 +259,7 @@ def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
 def cmd_reason(args: argparse.Namespace) -> int:
     from river_core.atomic import write_bytes_atomic
     from river_core.reasoning.llms import load_llm
-    from river_core.reasoning.plan import save_plan
+    from river_core.reasoning.plan import TWIN_QUERY, save_plan
     from river_core.reasoning.reasoner import NoValidPlanError, Reasoner, ReasonerSettings
     from river_core.reasoning.view import check_budget
 
@@ -295,6 +295,8 @@ def cmd_reason(args: argparse.Namespace) -> int:
                 args.trace, (json.dumps(trace, indent=2) + "\n").encode(), overwrite=args.overwrite
             )
         raise
+    if args.input.suffix.lower() != ".json":  # built here, for this query: rendering finds it again
+        plan = plan.model_copy(update={"provenance": {**plan.provenance, TWIN_QUERY: args.query}})
     save_plan(plan, args.out, overwrite=args.overwrite)
     if args.trace is not None:
         trace = {"query": args.query, "valid": True, **plan.trace.model_dump()}

@@ -286,6 +286,17 @@ def track_frames(doc: TwinDocument) -> dict[int, set[int]]:
     return dict(tracks)
 
 
+TWIN_QUERY: Final = "twin_query"
+"""Provenance key: the query the plan's twin was built for. Its nouns are the detector's vocabulary, so
+rendering the plan later rebuilds (or finds in the cache) that very twin, whose ids the plan uses."""
+
+
+def twin_query(plan: EditPlan) -> str | None:
+    """The query to build the plan's twin with: as recorded, else the plan's own query."""
+    recorded = plan.provenance.get(TWIN_QUERY, plan.query)
+    return recorded if isinstance(recorded, str) or recorded is None else None
+
+
 def describe_plan(plan: EditPlan) -> str:
     """The plan as an editor reads it before confirming a render (ranges as ``START:END``)."""
     lines = []
