@@ -494,11 +494,12 @@ class PipelineJob:
         loads) when no target appears in the range."""
         started = time.monotonic()
         check(self.cancel)
-        info, frames = self._inputs()
+        info, _ = self._inputs()
         render_frames = self._require(self.state.render_frames, "check_inputs")
         twin = self._require(self.state.render_twin, "twin")
         plan = self._require(self.state.plan, "plan")
-        operations = tuple(with_handles(op, twin, frames, render_frames) for op in plan.operations)
+        covered = self._require(self.state.twin, "twin").video.frame_range
+        operations = tuple(with_handles(op, twin, covered, render_frames) for op in plan.operations)
         try:
             request = RenderRequest(operations, shape=self.shape)
             check_request(request, twin, info, render_frames)

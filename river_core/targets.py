@@ -91,22 +91,32 @@ def explicit_plan(twin: TwinDocument, request: EditRequest, frames: FrameRange) 
 
 
 def with_handles(
-    op: Operation, twin: TwinDocument, frames: FrameRange, render_frames: FrameRange
+    op: Operation, twin: TwinDocument, covered: FrameRange, render_frames: FrameRange
 ) -> Operation:
-    """``op`` also over the handle frames (``render_frames`` outside ``frames``) where each of its
-    targets is in ``twin``: a trimmed-out frame shows the same edit as its neighbour."""
-    if render_frames == frames:
+    """``op`` continued into the frames rendered beyond the twin it was planned on (``covered``): a
+    target whose frames reach an end of ``covered`` goes on into the handles for as long as its object
+    is there (in ``twin``, which holds the handles), so a trimmed-out frame shows the same edit as its
+    neighbour. Inside ``covered`` the plan's frames stand as they are (an editor may have narrowed them)."""
+    if not render_frames.minus(covered):
         return op
-    handles = {f for r in render_frames.minus(frames) for f in r}
     present: dict[int, set[int]] = {}
     for entry in twin.frames:
-        if entry.index in handles:
+        if entry.index not in covered:
             for obj in entry.objects:
                 present.setdefault(obj.id, set()).add(entry.index)
     targets = []
     for t in op.targets:
-        source = t.mask_from if op.kind == "add" and t.mask_from is not None else t.id
-        inside = {f for r in t.frames for f in r if f in frames}
-        extra = present.get(source, set()) if inside else set()
-        targets.append(t.model_copy(update={"frames": frames_to_ranges(sorted(inside | extra))}))
-    return op.model_copy(update={"targets": [t for t in targets if t.frames]})
+        here = present.get(t.mask_from if op.kind == "add" and t.mask_from is not None else t.id, set())
+        frames = {f for r in t.frames for f in r}
+        if covered.start in frames:  # back through the handles before the range
+            f = covered.start - 1
+            while f >= render_frames.start and f in here:
+                frames.add(f)
+                f -= 1
+        if covered.end - 1 in frames:  # on through the handles after it
+            f = covered.end
+            while f < render_frames.end and f in here:
+                frames.add(f)
+                f += 1
+        targets.append(t.model_copy(update={"frames": frames_to_ranges(sorted(frames))}))
+    return op.model_copy(update={"targets": targets})
