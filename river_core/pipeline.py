@@ -231,7 +231,9 @@ class RiverPipeline:
 
     @property
     def _replays(self) -> bool:
-        return self.llm_spec is not None and self.llm_spec.startswith("replay:")
+        from river_core.reasoning.llms import replayed
+
+        return self.llm_spec is not None and replayed(self.llm_spec)
 
     def close(self) -> None:
         """Free every loaded model."""

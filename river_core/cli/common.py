@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from river_core.errors import UsageError
 from river_core.progress import ProgressCallback, ProgressEvent
 
 # Request fields whose flag is not ``--`` + the field name with ``-`` for ``_``.
@@ -25,11 +24,6 @@ FLAG_NAMES: Mapping[str, str] = {
 def flag(field: str) -> str:
     """The command-line spelling of a request field: ``conditioning_scale`` → ``--conditioning-scale``."""
     return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
-
-
-def usage(message: str) -> UsageError:
-    """A usage error (exit 2), for a flag or combination of flags that cannot work."""
-    return UsageError(message)
 
 
 @contextmanager
