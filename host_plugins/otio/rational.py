@@ -1,0 +1,77 @@
+"""Exact time at the OTIO boundary: OTIO stores times and rates as doubles; we compute in Fractions.
+
+A rate of 29.97 (as an AAF or an old EDL writes it) or 29.97002997… (30000/1001 as a double) is the
+NTSC rate 30000/1001: NLEs mean that, never 2997/100. Frame positions are whole numbers at a rate;
+a time that falls between two frames of a rate is refused by the caller with the reason, never rounded.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import opentimelineio as otio
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+
+# Nominal rates that NLEs write rounded (23.976, 29.97, 59.94) or as a double of n*1000/1001.
+_NTSC = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
+_TOLERANCE = 0.0015  # 29.97 vs 30000/1001 = 29.97003 differ by 3e-5; 23.976 vs 23.976024 by 2.4e-5
+
+
+def exact_rate(rate: float | Fraction | int) -> Fraction:
+    """The exact rate an NLE means by ``rate``: ``29.97`` → 30000/1001, ``25.0`` → 25."""
+    if isinstance(rate, Fraction):
+        return rate
+    if rate <= 0:
+        raise ValueError(f"rate {rate!r} is not a frame rate (it must be positive)")
+    for ntsc in _NTSC:
+        if abs(float(ntsc) - rate) < _TOLERANCE:
+            return ntsc
+    if abs(rate - round(rate)) < 1e-9:
+        return Fraction(round(rate))
+    return Fraction(rate).limit_denominator(1001)
+
+
+def rate_text(rate: Fraction) -> str:
+    """``30000/1001`` or ``25``: how the rest of RIVER spells a rate."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+def seconds(rt: otio.opentime.RationalTime) -> Fraction:
+    """The exact time of an OTIO RationalTime (its double value is taken exactly)."""
+    return Fraction(rt.value) / exact_rate(rt.rate)
+
+
+def frames_at(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:
+    """``rt`` as a (possibly fractional) frame count at ``rate``."""
+    return seconds(rt) * rate
+
+
+def whole(value: Fraction) -> int | None:
+    """``value`` as an int when it is whole, else None."""
+    return value.numerator if value.denominator == 1 else None
+
+
+def rt(frames: int | Fraction, rate: Fraction) -> otio.opentime.RationalTime:
+    """A RationalTime of ``frames`` at ``rate`` (the double nearest the exact rate)."""
+    return otio.opentime.RationalTime(float(frames), float(rate))
+
+
+def time_range(start: int, duration: int, rate: Fraction) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(rt(start, rate), rt(duration, rate))
+
+
+def timecode(frame: int, rate: Fraction, *, drop_frame: bool = False) -> str:
+    """Frame number ``frame`` (counted from 00:00:00:00) at ``rate`` as SMPTE timecode."""
+    return str(otio.opentime.to_timecode(rt(frame, rate), float(rate), drop_frame))
+
+
+def parse_timecode(text: str, rate: Fraction) -> int:
+    """``01:00:00:00`` (``;`` before the frames: drop frame) → a frame count at ``rate``; ValueError."""
+    text = text.strip()
+    try:
+        value = otio.opentime.from_timecode(text, float(rate)).value
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise ValueError(f"{text!r} is not a timecode at {rate_text(rate)} fps ({exc})") from None
+    return round(value)
