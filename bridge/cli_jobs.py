@@ -94,32 +94,12 @@ def add_commands(
                    help="START:END frames (half-open; 275: and :17 work) or HH:MM:SS:FF-HH:MM:SS:FF timecode")
     p.add_argument("--rate", metavar="NUM/DEN", help="the rate the host assumes, e.g. 30000/1001 (checked)")
     p.add_argument("--timecode", default="", metavar="TC", help="the host's timecode at START (recorded)")
-    p.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames to render each side")
-    what = p.add_mutually_exclusive_group()
-    what.add_argument("--targets", help="twin objects: ids or categories, comma-separated (3,5 or dog)")
+    what = add_job_options(p)
     what.add_argument("--plan", type=Path, metavar="PLAN.json", help="render a plan (implies --kind render)")
-    p.add_argument("--op", help="what to do to the targets: generate (default) or an instant op")
-    p.add_argument("--prompt", default="", help="--op generate: what the targets become")
-    p.add_argument("--remove", action="store_true", help="--op generate: remove the targets instead")
-    p.add_argument("--color", default="", help="--op recolor (needed), mask_out, highlight: a CSS color")
-    p.add_argument("--profile", help="model profile: the server's (it runs one; see capabilities)")
-    p.add_argument("--format", help="edited media format (default prores; the server's list)")
-    p.add_argument("--deliver", metavar="LIST", help="what to write, comma-separated (default all)")
     p.add_argument("--name", default="", help="file name of the edited media, without extension")
     p.add_argument("--out", metavar="NAME", help="output folder under the server's output root")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--confirm", action="store_true", help="stop with the plan for review before rendering")
-    p.add_argument("--seed", type=int, help="render seed (default 0)")
-    p.add_argument("--steps", type=int, help="denoising steps (paper 50, tiny 2)")
-    p.add_argument("--guidance", type=float, dest="guidance_scale", help="classifier-free guidance")
-    p.add_argument("--conditioning-scale", type=float, help="VACE conditioning scale")
-    p.add_argument("--window", type=int, help="frames per VACE window, 4k+1")
-    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows")
-    p.add_argument("--no-matte", action="store_true", help="do not write the matte")
-    p.add_argument("--no-preview", action="store_true", help="do not write preview.mp4")
-    p.add_argument("--no-sheet", action="store_true", help="do not write contact_sheet.png")
     p.add_argument("--request-id", help="idempotency key: submitting it again returns the same job")
-    p.add_argument("--no-start", action="store_true", help="fail instead of starting a server")
     p.add_argument("--watch", action="store_true", help="then follow the job as `river jobs watch` does")
     p.set_defaults(handler=cmd_submit)
 
@@ -168,7 +148,60 @@ def add_commands(
     # fmt: on
 
 
-def _one_line_errors(fn: Handler) -> Handler:
+def add_job_options(p: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """The options of a job that apply to any media (``river jobs submit``, ``river timeline edit``):
+    what to change and how to render it. Returns the group --targets belongs to (one of a kind)."""
+    # fmt: off
+    p.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames to render each side")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--targets", help="twin objects: ids or categories, comma-separated (3,5 or dog)")
+    p.add_argument("--op", help="what to do to the targets: generate (default) or an instant op")
+    p.add_argument("--prompt", default="", help="--op generate: what the targets become")
+    p.add_argument("--remove", action="store_true", help="--op generate: remove the targets instead")
+    p.add_argument("--color", default="", help="--op recolor (needed), mask_out, highlight: a CSS color")
+    p.add_argument("--profile", help="model profile: the server's (it runs one; see capabilities)")
+    p.add_argument("--format", help="edited media format (default prores; the server's list)")
+    p.add_argument("--deliver", metavar="LIST", help="what to write, comma-separated (default all)")
+    p.add_argument("--confirm", action="store_true", help="stop with the plan for review before rendering")
+    p.add_argument("--seed", type=int, help="render seed (default 0)")
+    p.add_argument("--steps", type=int, help="denoising steps (paper 50, tiny 2)")
+    p.add_argument("--guidance", type=float, dest="guidance_scale", help="classifier-free guidance")
+    p.add_argument("--conditioning-scale", type=float, help="VACE conditioning scale")
+    p.add_argument("--window", type=int, help="frames per VACE window, 4k+1")
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows")
+    p.add_argument("--no-matte", action="store_true", help="do not write the matte")
+    p.add_argument("--no-preview", action="store_true", help="do not write preview.mp4")
+    p.add_argument("--no-sheet", action="store_true", help="do not write contact_sheet.png")
+    p.add_argument("--no-start", action="store_true", help="fail instead of starting a server")
+    # fmt: on
+    return what
+
+
+def job_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :meth:`RiverClient.edit_spec` that :func:`add_job_options` gave
+    (InputError names a flag whose value is malformed)."""
+    targets = None
+    if args.targets is not None:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        if not targets:
+            raise InputError("--targets is empty; list object ids or categories, e.g. --targets 3,5")
+    if args.handles < 0:
+        raise InputError(f"--handles {args.handles} must be 0 or more frames")
+    render = {
+        name: getattr(args, name)
+        for name in ("seed", "steps", "guidance_scale", "conditioning_scale", "window", "overlap")
+        if getattr(args, name) is not None
+    }
+    render.update({name: True for name in ("no_matte", "no_preview", "no_sheet") if getattr(args, name)})
+    deliver = [d.strip() for d in args.deliver.split(",") if d.strip()] if args.deliver else None
+    return {
+        "handles": args.handles, "targets": targets, "op": args.op or "", "prompt": args.prompt,
+        "remove": args.remove, "color": args.color, "profile": args.profile or "",
+        "format": args.format or "", "deliver": deliver, "confirm": args.confirm, "render": render or None,
+    }  # fmt: skip
+
+
+def one_line_errors(fn: Handler) -> Handler:
     """BridgeError and bad input become ``river: error: …`` (river's main knows neither): exit 2 for a
     request refused as invalid or a bad flag, 1 otherwise; the server's field names become flags."""
 
@@ -179,15 +212,15 @@ def _one_line_errors(fn: Handler) -> Handler:
         except InputError as exc:
             if getattr(args, "debug", False):
                 raise
-            _error(str(exc))
+            error(str(exc))
             return EXIT_USAGE
         except BridgeError as exc:
             if getattr(args, "debug", False):
                 raise
             if exc.code == "INVALID_ARGUMENT":
-                _error(as_flags(exc.details))
+                error(as_flags(exc.details))
                 return EXIT_USAGE
-            _error(f"{exc.code}: {as_flags(exc.details)}")
+            error(f"{exc.code}: {as_flags(exc.details)}")
             return EXIT_ERROR
 
     return run
@@ -218,11 +251,11 @@ def as_flags(message: str) -> str:
 # -- handlers --------------------------------------------------------------------------------
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_submit(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)  # the flags' own syntax first: no server is started for a typo
-    with _connect(args, start=not args.no_start) as client:
-        _wait_until_ready(client, args)
+    with connect(args, start=not args.no_start) as client:
+        wait_until_ready(client, args)
         check_choices(spec, client.capabilities())
         job = client.submit(spec, request_id=args.request_id)
         if args.json:
@@ -239,9 +272,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return _follow(client, job.id, 0, args)
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
+    with connect(args) as client:
         caps = client.capabilities()
     if args.json:
         _print_message(caps)
@@ -262,9 +295,9 @@ def cmd_capabilities(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_plan(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
+    with connect(args) as client:
         job = client.get_job(args.job_id)
     if not job.HasField("plan") or not job.plan.plan_json:
         raise BridgeError(
@@ -276,9 +309,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_get(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
+    with connect(args) as client:
         job = client.get_job(args.job_id)
     if args.json:
         _print_message(job)
@@ -287,12 +320,12 @@ def cmd_get(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise InputError(f"--limit {args.limit} must be 1 or more")
     states = [state_value(s) for s in args.state or ()]
-    with _connect(args) as client:
+    with connect(args) as client:
         found = client.iter_jobs(
             states=states, kind=args.kind, batch_id=args.batch, page_size=min(args.limit, 500)
         )
@@ -316,19 +349,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_watch(args: argparse.Namespace) -> int:
     if args.after_seq < 0:
         raise InputError(f"--after-seq {args.after_seq} must be 0 or more")
-    with _connect(args) as client:
+    with connect(args) as client:
         return _follow(client, args.job_id, args.after_seq, args)
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_wait(args: argparse.Namespace) -> int:
     if args.timeout < 0:
         raise InputError(f"--timeout {args.timeout:g} must be 0 or more seconds")
-    with _connect(args) as client:
+    with connect(args) as client:
         job = client.wait(args.job_id, timeout=args.timeout)
     if args.json:
         _print_message(job)
@@ -336,7 +369,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         print("\n".join(describe_job(job)))
     code = _outcome(job, args)
     if code is None:
-        _error(
+        error(
             f"job {job.id} is still {state_name(job.state)} after {args.timeout:g} s; wait again, "
             f"or follow it: river jobs watch {job.id}"
         )
@@ -344,9 +377,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return code
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_cancel(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
+    with connect(args) as client:
         job = client.cancel(args.job_id, args.reason)
     if args.json:
         _print_message(job)
@@ -360,10 +393,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_confirm(args: argparse.Namespace) -> int:
     plan_json = _read_plan(args.plan, "--plan") if args.plan else None
-    with _connect(args) as client:
+    with connect(args) as client:
         job = client.confirm(args.job_id, plan_json)
     if args.json:
         _print_message(job)
@@ -374,9 +407,9 @@ def cmd_confirm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@_one_line_errors
+@one_line_errors
 def cmd_delete(args: argparse.Namespace) -> int:
-    with _connect(args) as client:
+    with connect(args) as client:
         done = client.delete(args.job_id, delete_outputs=args.outputs)
     if args.json:
         _print_message(done)
@@ -394,29 +427,16 @@ def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
     """The EditSpec ``river jobs submit`` sends. Only the flags' own syntax is checked here (InputError
     names the flag); how they fit together is the server's to say."""
     rate = parse_rate(args.rate) if args.rate else None
-    targets = None
-    if args.targets is not None:
-        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-        if not targets:
-            raise InputError("--targets is empty; list object ids or categories, e.g. --targets 3,5")
+    settings = job_settings(args)
     plan_json = _read_plan(args.plan, "--plan") if args.plan else None
-    if args.query is not None and (plan_json is not None or targets):
+    if args.query is not None and (plan_json is not None or settings["targets"]):
         raise InputError("give either a query or --plan/--targets, not both")
     kind = args.kind or ("render" if plan_json is not None else "edit")
-    deliver = [d.strip() for d in args.deliver.split(",") if d.strip()] if args.deliver else None
-    render = {
-        name: getattr(args, name)
-        for name in ("seed", "steps", "guidance_scale", "conditioning_scale", "window", "overlap")
-        if getattr(args, name) is not None
-    }
-    render.update({name: True for name in ("no_matte", "no_preview", "no_sheet") if getattr(args, name)})
     try:
         return RiverClient.edit_spec(
             args.media, kind=kind, range_text=args.range or "", rate=rate, timecode=args.timecode,
-            handles=args.handles, query=args.query, targets=targets, plan_json=plan_json, op=args.op or "",
-            prompt=args.prompt, remove=args.remove, color=args.color, profile=args.profile or "",
-            format=args.format or "", name=args.name, deliver=deliver, output=args.out or "",
-            overwrite=args.overwrite, confirm=args.confirm, render=render or None,
+            query=args.query, plan_json=plan_json, name=args.name, output=args.out or "",
+            overwrite=args.overwrite, **settings,
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from exc
@@ -469,7 +489,7 @@ def _follow(client: RiverClient, job_id: str, after_seq: int, args: argparse.Nam
             printer.event(event)
     except KeyboardInterrupt:
         printer.flush()
-        _error(
+        error(
             f"stopped watching; job {job_id} keeps running: river jobs watch {job_id} --after-seq "
             f"{printer.last_seq} follows it again, river jobs cancel {job_id} stops it"
         )
@@ -492,10 +512,10 @@ def _outcome(job: bridge_pb2.Job, args: argparse.Namespace) -> int | None:
         return EXIT_OK
     if state == bridge_pb2.JOB_STATE_FAILED:
         kind = f" ({job.error.kind})" if job.error.kind else ""
-        _error(f"job {job.id} failed{kind}: {job.error.message or 'no reason given'}")
+        error(f"job {job.id} failed{kind}: {job.error.message or 'no reason given'}")
         return EXIT_ERROR
     if state == bridge_pb2.JOB_STATE_CANCELLED:
-        _error(f"job {job.id} was cancelled" + (f": {job.error.message}" if job.error.message else ""))
+        error(f"job {job.id} was cancelled" + (f": {job.error.message}" if job.error.message else ""))
         return EXIT_CANCELLED
     if state == bridge_pb2.JOB_STATE_AWAITING_CONFIRMATION:
         hint = f"river jobs confirm {job.id} to render it (--plan EDITED.json for your version)"
@@ -672,7 +692,7 @@ def _time(job: bridge_pb2.Job, field: str) -> str:
 # -- plumbing --------------------------------------------------------------------------------
 
 
-def _connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
+def connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
     try:
         return RiverClient.connect(args.discovery)
     except BridgeError as exc:
@@ -686,7 +706,7 @@ def _connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
 READY_TIMEOUT_S = 900.0  # the paper profile's models take minutes to load on a cold machine
 
 
-def _wait_until_ready(client: RiverClient, args: argparse.Namespace) -> None:
+def wait_until_ready(client: RiverClient, args: argparse.Namespace) -> None:
     """A server that is still loading its models answers submissions UNAVAILABLE: wait for it."""
     if client.health(SERVICE_NAME) == "SERVING":
         return
@@ -703,5 +723,5 @@ def _print_message(message: Message, *, lines: bool = False) -> None:
     print(json.dumps(_to_dict(message), indent=None if lines else 2), flush=True)
 
 
-def _error(message: str) -> None:
+def error(message: str) -> None:
     print(f"river: error: {message}", file=sys.stderr, flush=True)

@@ -82,6 +82,7 @@ class PipelineResult:
     frames: FrameRange
     plan: EditPlan | None = None
     delivery: DeliveryResult | None = None
+    rendered: FrameRange | None = None  # the frames the delivered media covers: frames widened by handles
     output_dir: Path | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     twin_cache_hit: bool | None = None
@@ -113,6 +114,8 @@ class PipelineResult:
             ]
         if self.delivery is not None:
             body.update(self.delivery.to_json())
+            if self.rendered is not None:
+                body["rendered"] = str(self.rendered)
             body["windows"] = {"rendered": self.rendered_windows, "skipped": self.skipped_windows}
         return body
 
@@ -681,6 +684,7 @@ class PipelineJob:
             frames=self._inputs()[1],
             plan=self.state.plan,
             delivery=delivery,
+            rendered=self.state.render_frames if delivery is not None else None,
             output_dir=output_dir,
             timings_ms=dict(self.state.timings),
             twin_cache_hit=self.state.twin_cache.get("hit"),

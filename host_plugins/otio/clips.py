@@ -76,13 +76,16 @@ class ClipEntry:
     def record_tc(self, loaded: LoadedTimeline) -> str:
         """The record range as timecode, ``01:00:02:00-01:00:04:00`` (out exclusive)."""
         a, b = self.record
-        return f"{timecode(loaded.start_frame + a, loaded.rate)}-{timecode(loaded.start_frame + b, loaded.rate)}"
+        return (
+            f"{timecode(loaded.start_frame + a, loaded.rate)}-{timecode(loaded.start_frame + b, loaded.rate)}"
+        )
 
     def source_tc(self) -> str:
         if self.source is None or self.media_rate is None:
             return ""
         a, b = self.source
-        return f"{timecode(self.media_start + a, self.media_rate)}-{timecode(self.media_start + b, self.media_rate)}"
+        rate, start = self.media_rate, self.media_start
+        return f"{timecode(start + a, rate)}-{timecode(start + b, rate)}"
 
     def to_json(self, loaded: LoadedTimeline) -> dict[str, Any]:
         facts = self.facts
@@ -103,7 +106,9 @@ class ClipEntry:
                 "verified": bool(self.relinked and self.relinked.verified),
                 "rate": None if self.media_rate is None else rate_text(self.media_rate),
                 "frames": None if facts is None else facts.frames,
-                "start_timecode": None if self.media_rate is None else timecode(self.media_start, self.media_rate),
+                "start_timecode": None
+                if self.media_rate is None
+                else timecode(self.media_start, self.media_rate),
             },
             "source": None if self.source is None else {"start": self.source[0], "end": self.source[1]},
             "source_timecode": self.source_tc() or None,
@@ -166,7 +171,9 @@ def map_clips(loaded: LoadedTimeline, finder: MediaFinder) -> ClipMap:
         for item_index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition | otio.schema.Gap):
                 continue
-            entry = _map_item(loaded, finder, track, items, item_index, track_index, video_number, placed[item])
+            entry = _map_item(
+                loaded, finder, track, items, item_index, track_index, video_number, placed[item]
+            )
             result.entries.append(replace(entry, number=len(result.entries) + 1))
     return result
 
@@ -221,9 +228,13 @@ def _map_clip(
                                    and not isinstance(retime, otio.schema.FreezeFrame)):  # fmt: skip
         return replace(entry, skip=f"retimed ({_effect_text(retime)}): RIVER renders source frames 1:1")
     if isinstance(ref, otio.schema.GeneratorReference):
-        return replace(entry, skip=f"a generator ({ref.generator_kind or ref.name or 'no media'}): no media to edit")
+        return replace(
+            entry, skip=f"a generator ({ref.generator_kind or ref.name or 'no media'}): no media to edit"
+        )
     if isinstance(ref, otio.schema.ImageSequenceReference):
-        return replace(entry, skip="an image sequence: RIVER edits movie files; render the sequence to a movie")
+        return replace(
+            entry, skip="an image sequence: RIVER edits movie files; render the sequence to a movie"
+        )
     target = ref.target_url if isinstance(ref, otio.schema.ExternalReference) else ""
     if not target and Path(clip.name).suffix.lower() in VIDEO_SUFFIXES:
         target = clip.name  # an EDL names the file only in the clip name: relink by it, as NLEs do
@@ -235,7 +246,9 @@ def _map_clip(
     if source_range is None:
         return replace(entry, skip="has neither a source range nor the media's available range")
     expect_rate = exact_rate(avail.duration.rate) if avail is not None else None
-    expect_frames = whole(frames_at(avail.duration, expect_rate)) if avail is not None and expect_rate else None
+    expect_frames = (
+        whole(frames_at(avail.duration, expect_rate)) if avail is not None and expect_rate else None
+    )
     found = finder.find(target, rate=expect_rate, frames=expect_frames or None)
     entry = replace(entry, relinked=found)
     if found.path is None:
@@ -262,8 +275,11 @@ def _map_clip(
     s1 = s0 + int(length)
     record_frames = frames_at(source_range.duration, timeline_rate)
     if whole(record_frames) is None or int(record_frames) != entry.record[1] - entry.record[0]:
-        return replace(entry, skip=f"its {int(length)} media frames at {rate_text(media_rate)} fps do not fill "
-                                   f"whole frames of the {rate_text(timeline_rate)} fps timeline")  # fmt: skip
+        return replace(
+            entry,
+            skip=f"its {int(length)} media frames at {rate_text(media_rate)} fps do not fill whole frames "
+            f"of the {rate_text(timeline_rate)} fps timeline",
+        )
     before, after = 0, 0
     for i, t in _neighbour_transitions(items, item_index):
         offset = t.out_offset if i < item_index else t.in_offset
@@ -276,7 +292,11 @@ def _map_clip(
             after = n
     total = facts.frames if facts is not None else None
     if s0 < 0 or (total is not None and s1 > total):
-        has = f"frames 0:{total}" if total is not None else f"its first frame at {timecode(media_start, media_rate)}"
+        has = (
+            f"frames 0:{total}"
+            if total is not None
+            else f"its first frame at {timecode(media_start, media_rate)}"
+        )
         return replace(
             entry, source=(s0, s1),
             skip=f"uses media frames {s0}:{s1} (source {_range_text(source_range)}) but the media has {has}",

@@ -21,7 +21,7 @@ from host_plugins.otio.rational import exact_rate, rate_text
 
 
 class TimelineError(Exception):
-    """A timeline that cannot be read, mapped or written: ``str()`` is one line naming the file and the fix."""
+    """A timeline that cannot be read, mapped or written: ``str()`` is one line naming the file and fix."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline
         raise TimelineError(f"{path}: no such file")
     fmt = format_of(path)
     if path.is_dir() != (fmt.adapter == "otiod"):
-        raise TimelineError(f"{path}: {'a folder' if path.is_dir() else 'a file'}, not a {fmt.label} timeline")
+        raise TimelineError(
+            f"{path}: {'a folder' if path.is_dir() else 'a file'}, not a {fmt.label} timeline"
+        )
     notes: list[str] = []
     if fmt.adapter == "cmx_3600" and rate is None:
         rate = _edl_media_rate(path)
@@ -99,7 +101,9 @@ def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline
     return LoadedTimeline(path=path, format=fmt, timeline=timeline, rate=tl_rate, notes=notes)
 
 
-def _read(path: Path, fmt: Format, kwargs: dict[str, Any], rate: Fraction | None) -> otio.core.SerializableObject:
+def _read(
+    path: Path, fmt: Format, kwargs: dict[str, Any], rate: Fraction | None
+) -> otio.core.SerializableObject:
     # The adapters log through the root logger ("Fraction(0,0) not mathematically plausible…"): quiet them.
     root = logging.getLogger()
     level = root.level
@@ -128,9 +132,11 @@ def _read_error(path: Path, fmt: Format, exc: Exception, rate: Fraction | None) 
 def _the_timeline(result: otio.core.SerializableObject, path: Path, notes: list[str]) -> otio.schema.Timeline:
     if isinstance(result, otio.schema.Timeline):
         return result
-    found = list(result.find_children(descended_from_type=otio.schema.Timeline)) if hasattr(
-        result, "find_children"
-    ) else []
+    found = (
+        list(result.find_children(descended_from_type=otio.schema.Timeline))
+        if hasattr(result, "find_children")
+        else []
+    )
     if not found:
         raise TimelineError(f"{path}: holds no timeline (sequence/project) to edit")
     if len(found) > 1:
@@ -151,7 +157,9 @@ def _timeline_rate(timeline: otio.schema.Timeline, given: Fraction | None) -> Fr
     raise TimelineError(f"{timeline.name!r}: an empty timeline has no frame rate; nothing to edit")
 
 
-_EDL_SOURCE = re.compile(r"^\*\s*(?:SOURCE FILE|FROM CLIP NAME)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_EDL_SOURCE = re.compile(
+    r"^\*\s*(?:SOURCE FILE|FROM CLIP NAME)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE
+)
 
 
 def _edl_media_rate(path: Path) -> Fraction:

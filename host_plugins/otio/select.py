@@ -78,7 +78,9 @@ def select(clip_map: ClipMap, selectors: list[Selector]) -> Selection:
         if kind == "marker":
             spans = [span for s in group for span in _marker_spans(clip_map, s.value)]
             if not spans:
-                raise SelectionError(f"--select marker:{group[0].value}: no marker of that name" + _markers(clip_map))
+                raise SelectionError(
+                    f"--select marker:{group[0].value}: no marker of that name" + _markers(clip_map)
+                )
             matched = [e for e in matched if _overlaps(e.record, spans, points=True)]
             continue
         test = _clip_matches if kind == "clip" else _track_matches
@@ -192,7 +194,11 @@ def _markers(clip_map: ClipMap) -> str:
         | {m.name for track in stack for m in getattr(track, "markers", [])}
         | {m.name for e in clip_map.entries for m in e.item.markers}
     )
-    return f" (markers here: {', '.join(repr(n) for n in names[:8])})" if names else " (the timeline has no markers)"
+    return (
+        f" (markers here: {', '.join(repr(n) for n in names[:8])})"
+        if names
+        else " (the timeline has no markers)"
+    )
 
 
 def _available(clip_map: ClipMap) -> str:
@@ -201,4 +207,3 @@ def _available(clip_map: ClipMap) -> str:
     if not names:
         return " (the timeline has no clips on video tracks)"
     return f" (video tracks: {', '.join(tracks)}; clips: {', '.join(repr(n) for n in names)}…)"
-

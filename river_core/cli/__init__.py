@@ -90,8 +90,18 @@ def main(argv: Sequence[str] | None = None, *, extensions: Sequence[Extension] |
 
 
 def installed_extensions() -> list[Extension]:
-    """The ``add_commands`` functions other installed packages register for ``river``."""
-    return [ep.load() for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)]
+    """The ``add_commands`` functions other installed packages register for ``river``. One that fails
+    to load costs its own commands (with a warning), never the others."""
+    found = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        try:
+            found.append(ep.load())
+        except Exception as exc:  # noqa: BLE001 — a broken plugin must not take `river` down with it
+            print(
+                f"river: warning: the {ep.name!r} commands ({ep.value}) could not load: {exc}",
+                file=sys.stderr,
+            )
+    return found
 
 
 def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
