@@ -111,5 +111,6 @@ def test_wheel_ships_the_sample_and_its_license(tmp_path: Path) -> None:
         "river_core/data/samples/dog_3s.mp4",
         "river_core/data/samples/LICENSE-sam2-apache-2.0.txt",
         "river_core/py.typed",
+        "host_plugins/otio/plugin_manifest.json",  # the OTIO media linker, found by entry point
     } <= names
     assert any(n.endswith("entry_points.txt") for n in names)
