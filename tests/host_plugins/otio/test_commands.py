@@ -1,0 +1,152 @@
+"""`river timeline info` and `edit --dry-run`: what an editor reads before anything runs, and bad input
+refused in one line with nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from river_core.cli import main
+from tests.host_plugins.otio.timelines import Shot, media_timeline
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.fixture
+def cut(tmp_path: Path, sample_clip: Path) -> Path:
+    """A 29.97 timeline starting at 01:00:00;00 that places two shots of the bundled clip (90 frames)."""
+    media = tmp_path / "footage" / "dog.mp4"
+    media.parent.mkdir()
+    shutil.copy2(sample_clip, media)
+    timeline = media_timeline(
+        media, [Shot("dog A", start=20, length=17, gap=12), Shot("dog B", start=61, length=9, gap=5)],
+        rate=NTSC, media_frames=90, global_start=107892,
+    )  # fmt: skip
+    path = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_json_reports_record_timecode_source_frames_and_media(cut: Path, capsys) -> None:
+    code, out, err = run(capsys, "timeline", "info", str(cut), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["rate"] == "30000/1001" and report["format"] == "OpenTimelineIO"
+    a, b = report["clips"]
+    assert (a["name"], a["track"], a["record"]["start"], a["record"]["end"]) == ("dog A", "V1", 12, 29)
+    assert a["record"]["timecode"] == "01:00:00:12-01:00:00:29"  # 107892 frames shown non-drop: 01:00:00:00
+    assert a["source"] == {"start": 20, "end": 37} and b["source"] == {"start": 61, "end": 70}
+    assert a["media"]["found"] and a["media"]["rate"] == "30000/1001" and a["media"]["frames"] == 90
+    assert b["record"]["start"] == 12 + 17 + 5 and a["editable"] and b["editable"]
+
+
+def test_dry_run_prints_what_would_be_submitted_and_submits_nothing(cut: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("RIVER_RUNTIME_DIR", str(cut.parent / "no-server"))
+    code, out, err = run(
+        capsys, "timeline", "edit", str(cut), "--targets", "dog", "--op", "blur", "--select", "clip:dog B",
+        "--out", str(cut.parent / "new.otio"), "--dry-run", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    plan = json.loads(out)
+    assert [r["clip"] for r in plan["submit"]] == ["dog B"]
+    (row,) = plan["submit"]
+    assert row["source_frames"] == [61, 70] and row["record_frames"] == [34, 43]
+    assert row["media"].endswith("dog.mp4") and row["rate"] == "30000/1001"
+    assert not (cut.parent / "new.otio").exists()
+
+
+def test_a_range_selection_cuts_the_clip_to_record_timecode(cut: Path, capsys) -> None:
+    code, out, err = run(
+        capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+        "--select", "range:01:00:00:20-01:00:00:36", "--out", str(cut.parent / "n.otio"),
+        "--dry-run", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)["submit"]
+    # dog A sits at 12:29 (source 20:37) and dog B at 34:43 (source 61:70): cut to 20:29 and 34:36.
+    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [
+        ([20, 29], [28, 37]),
+        ([34, 36], [61, 63]),
+    ]
+
+
+def test_media_from_another_machine_is_relinked_through_a_search_path(cut: Path, tmp_path, capsys) -> None:
+    timeline = otio.adapters.read_from_file(str(cut))
+    for clip in timeline.find_clips():
+        clip.media_reference.target_url = r"C:\Users\editor\Footage\dog.mp4"
+    foreign = tmp_path / "foreign.otio"
+    otio.adapters.write_to_file(timeline, str(foreign))
+    code, out, _ = run(capsys, "timeline", "info", str(foreign), "--json")
+    assert code == 0 and not json.loads(out)["clips"][0]["media"]["found"]
+    code, out, _ = run(
+        capsys, "timeline", "info", str(foreign), "--json", "--search-path", str(tmp_path / "footage")
+    )
+    clip = json.loads(out)["clips"][0]
+    assert clip["media"]["found"] and clip["media"]["path"] == str(
+        (tmp_path / "footage" / "dog.mp4").resolve()
+    )
+    assert clip["editable"], clip["skip"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        (
+            "truncated.xml",
+            b'<?xml version="1.0"?>\n<xmeml version="4"><sequence><name>x</name><rate>',
+            "not a readable FCP7 XML",
+        ),
+        ("random.aaf", os.urandom(4096), "not a readable AAF"),
+        (
+            "norate.edl",
+            b"TITLE: x\n\n001  AX V C 01:00:00:00 01:00:01:00 00:00:00:00 00:00:01:00\n",
+            "--rate",
+        ),
+        ("cut.mov", b"not a timeline", "extension '.mov'"),
+    ],
+)
+def test_bad_timelines_get_one_line_and_write_nothing(tmp_path: Path, capsys, name, content, expect) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    out = tmp_path / "out.otio"
+    code, _, err = run(capsys, "timeline", "edit", str(path), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", str(out))  # fmt: skip
+    assert code == 2
+    assert expect in err and err.startswith("river: error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_a_selection_that_matches_nothing_names_what_there_is(cut: Path, capsys) -> None:
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "clip:nope", "--out", str(cut.parent / "o.otio"))  # fmt: skip
+    assert code == 2 and "matches no clip" in err and "'dog A'" in err and err.count("\n") == 1
+
+
+def test_missing_media_is_skipped_with_the_reason(cut: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "footage" / "dog.mp4").unlink()
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", str(tmp_path / "o.otio"))  # fmt: skip
+    assert code == 2 and "no editable clip" in err and "media not found" in err and "dog.mp4" in err
+    assert not (tmp_path / "o.otio").exists()
+
+
+def test_output_equal_to_the_input_is_refused(cut: Path, capsys, monkeypatch) -> None:
+    before = cut.read_bytes()
+    monkeypatch.chdir(cut.parent)
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", "./cut.otio", "--overwrite")  # fmt: skip
+    assert code == 2 and "cut.otio" in err and err.count("\n") == 1
+    assert cut.read_bytes() == before
