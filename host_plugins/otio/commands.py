@@ -16,17 +16,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from host_plugins.otio.layback import (
-    RenderedClip,
-    SpanMarker,
-    add_markers,
-    check_output,
-    lay_back,
-    replace_clip_media,
-    river_clips,
-    write_timeline,
-)
-
 from bridge.cli_jobs import (
     InputError,
     as_flags,
@@ -41,6 +30,16 @@ from bridge.client import BridgeError, RiverClient
 from bridge.v1 import bridge_pb2
 from host_plugins.otio.batch import Batch, ClipJob, clip_specs, finished, slug
 from host_plugins.otio.clips import ClipEntry, ClipMap, map_clips
+from host_plugins.otio.layback import (
+    RenderedClip,
+    SpanMarker,
+    add_markers,
+    check_output,
+    lay_back,
+    replace_clip_media,
+    river_clips,
+    write_timeline,
+)
 from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, timecode
 from host_plugins.otio.read import LoadedTimeline, TimelineError, read_timeline
 from host_plugins.otio.relink import MediaFinder, Relinked

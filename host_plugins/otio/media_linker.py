@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 
 import opentimelineio as otio
 
+from host_plugins.otio.rational import exact_rate
 from host_plugins.otio.relink import MediaFinder
 
 __all__ = ["link_media_reference"]
@@ -111,18 +112,3 @@ def _expectation(ref: otio.core.MediaReference) -> dict[str, Fraction | int]:
     if duration.value >= 0 and float(duration.value).is_integer():
         expect["frames"] = int(duration.value)
     return expect
-
-
-def exact_rate(rate: float) -> Fraction:
-    """The exact rate an OTIO float rate stands for: 29.97 and 29.97002997… are Fraction(30000, 1001).
-
-    >>> exact_rate(23.976), exact_rate(25.0)
-    (Fraction(24000, 1001), Fraction(25, 1))
-    """
-    for nominal in (24, 30, 48, 60, 120, 240):
-        ntsc = Fraction(nominal * 1000, 1001)
-        if abs(rate - float(ntsc)) < 0.005:
-            return ntsc
-    if abs(rate - round(rate)) < 1e-6:
-        return Fraction(round(rate))
-    return Fraction(rate).limit_denominator(1001)

@@ -16,7 +16,7 @@ TimeRange = otio.opentime.TimeRange
 
 # Nominal rates that NLEs write rounded (23.976, 29.97, 59.94) or as a double of n*1000/1001.
 _NTSC = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
-_TOLERANCE = 0.0015  # 29.97 vs 30000/1001 = 29.97003 differ by 3e-5; 23.976 vs 23.976024 by 2.4e-5
+_TOLERANCE = 0.005  # 29.97, 23.976 and 23.98 (as NLEs round them) are the NTSC rates; 30 is 0.03 away
 
 
 def exact_rate(rate: float | Fraction | int) -> Fraction:
