@@ -1,0 +1,464 @@
+"""RIVER's results laid back into a copy of the timeline: a new top video track ("RIVER") of gaps and
+clips, each rendered movie sitting exactly where the clip it replaces sits; "when" answers as timeline
+markers; and the RIVER clips of a timeline found again for a re-render.
+
+The input timeline object is never changed: every function that edits returns (or works on) a deep
+copy. Times are exact (see ``rational``): a RIVER clip's ranges are at its media's rate (or the NLE's
+own values), each gap is a whole number of frames (at the timeline's rate, or the next clip's where
+that keeps OTIO's double arithmetic exact, see ``_gap``) and every length is checked to fill whole
+record frames.
+
+A RIVER clip carries its job three ways, because formats drop different things (see ``write``):
+``clip.metadata["river"]`` (the provenance), and one marker named after the edit (the query) whose
+comment reads ``RIVER job JOB_ID · PATH/provenance.json`` and whose ``metadata["river"]`` holds the job
+id and that path. A re-render finds its way back through whichever survived.
+
+Example::
+
+    loaded = read_timeline(Path("cut.xml"))
+    entry = map_clips(loaded, MediaFinder(Path("."))).editable[0]
+    done = RenderedClip(entry, Path("/renders/j1.mov"), entry.render, "j1", "blur the faces", {})
+    timeline = lay_back(loaded, [done])  # cut.xml's timeline + a "RIVER" track on top
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+
+from host_plugins.otio.clips import ClipEntry
+from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, whole
+from host_plugins.otio.read import LoadedTimeline
+
+RIVER = "RIVER"
+MATTE = "matte"  # "RIVER matte", "RIVER 2 matte": the matte track sits right above its RIVER track
+MARKER_COLOR = otio.schema.MarkerColor.PURPLE
+_COMMENT = re.compile(r"RIVER job (\S+) · (.*)")
+
+
+def marker_comment(job_id: str, provenance_path: str) -> str:
+    """``RIVER job j1 · /renders/j1/provenance.json``: how a format without metadata keeps the job."""
+    return f"RIVER job {job_id} · {provenance_path}"
+
+
+def is_river_track(name: str, track_name: str = RIVER, *, matte: bool = False) -> bool:
+    """``RIVER``, ``RIVER 2``, … (or ``RIVER matte``, ``RIVER 2 matte``, … with ``matte``)."""
+    suffix = rf" {MATTE}" if matte else ""
+    return re.fullmatch(rf"{re.escape(track_name)}(?: [0-9]+)?{suffix}", name) is not None
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """A finished job: the movie that replaces ``entry``'s clip."""
+
+    entry: ClipEntry  # the clip it replaces
+    media: Path  # the rendered movie; its frame 0 is frame rendered[0] of entry's media file
+    rendered: tuple[int, int]  # half-open frames of entry's media file the movie covers (handles included)
+    job_id: str
+    label: str  # marker name: the query, or e.g. "blur 3,5"
+    provenance: dict[str, Any]  # JSON-able; becomes metadata["river"]
+    provenance_path: str = ""  # the job's provenance.json
+    matte: Path | None = None  # the matte movie (same frames as media), for with_matte
+
+
+def lay_back(
+    loaded: LoadedTimeline,
+    results: Sequence[RenderedClip],
+    *,
+    with_matte: bool = False,
+    track_name: str = RIVER,
+) -> otio.schema.Timeline:
+    """A copy of ``loaded.timeline`` with the results on new top video tracks.
+
+    Results that overlap in record time (clips of different tracks at the same time) go on further
+    RIVER tracks ("RIVER 2", …), keeping the bottom-to-top order of the tracks they come from. With
+    ``with_matte`` each RIVER track gets a "… matte" track right above it referencing the matte
+    movies (a result without one leaves a gap there). ValueError names a result that cannot be laid.
+    (``river_clips`` and ``write_timeline`` look for tracks named after the default ``track_name``.)
+    """
+    # 1. Check inputs
+    if not track_name.strip():
+        raise ValueError(f"`track_name` {track_name!r} is empty: name the new track, e.g. 'RIVER'")
+    for i, result in enumerate(results):
+        check_rendered(result, f"results[{i}]")
+    # 2. Share tracks where results do not overlap
+    layers = _layers(results)
+    timeline = copy.deepcopy(loaded.timeline)
+    names = _free_names(timeline, track_name, len(layers), with_matte=with_matte)
+    # 3. Build a track per layer (and its matte track), appended last = on top
+    for layer, name in zip(layers, names, strict=True):
+        source_range = _shared_source_range(loaded, layer, name)
+        placed = [(r.entry.record, _river_clip(r)) for r in layer]
+        timeline.tracks.append(_track(name, placed, loaded.rate, source_range))
+        mattes = [(r.entry.record, _matte_clip(r)) for r in layer if r.matte is not None]
+        if with_matte and mattes:
+            timeline.tracks.append(_track(f"{name} {MATTE}", mattes, loaded.rate, source_range))
+    return timeline
+
+
+def check_rendered(result: RenderedClip, what: str = "result") -> None:
+    """ValueError when ``result`` cannot replace its clip (not editable, frames not covered, …)."""
+    entry = result.entry
+    clip = f"{what} (clip {entry.name!r}, job {result.job_id})"
+    if not entry.editable or entry.source is None or entry.media_rate is None:
+        raise ValueError(f"{clip}: the clip is not editable ({entry.skip or 'no media frames mapped'})")
+    if not isinstance(entry.item, otio.schema.Clip):
+        raise ValueError(f"{clip}: the item is a {entry.item.schema_name()}, not a clip")
+    r0, r1 = result.rendered
+    s0, s1 = entry.source
+    if not (0 <= r0 <= s0 < s1 <= r1):
+        raise ValueError(
+            f"{clip}: `rendered` {r0}:{r1} must cover the clip's media frames {s0}:{s1} (and start at ≥ 0)"
+        )
+    if not result.job_id or any(c.isspace() for c in result.job_id):
+        raise ValueError(f"{clip}: `job_id` {result.job_id!r} must be a non-empty word")
+    try:
+        json.dumps(result.provenance)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{clip}: `provenance` is not JSON-able ({exc})") from None
+
+
+def _layers(results: Sequence[RenderedClip]) -> list[list[RenderedClip]]:
+    """Results grouped into tracks: none overlaps another on its track, and a result from a higher
+    source track lies above every result of a lower source track it overlaps."""
+    order = sorted(range(len(results)), key=lambda i: (results[i].entry.track_index, results[i].entry.record))
+    level: dict[int, int] = {}
+    for i in order:
+        a0, a1 = results[i].entry.record
+        spans = {j: results[j].entry.record for j in level}
+        below = [level[j] for j, (b0, b1) in spans.items() if a0 < b1 and b0 < a1]
+        level[i] = max(below, default=-1) + 1
+    layers: list[list[RenderedClip]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for i in order:
+        layers[level[i]].append(results[i])
+    return layers
+
+
+def _free_names(timeline: otio.schema.Timeline, base: str, count: int, *, with_matte: bool) -> list[str]:
+    taken = {track.name for track in timeline.tracks}
+    names: list[str] = []
+    n = 1
+    while len(names) < count:
+        name = base if n == 1 else f"{base} {n}"
+        if name not in taken and not (with_matte and f"{name} {MATTE}" in taken):
+            names.append(name)
+        n += 1
+    return names
+
+
+def _shared_source_range(
+    loaded: LoadedTimeline, layer: list[RenderedClip], name: str
+) -> otio.opentime.TimeRange | None:
+    """The source tracks' own range (an EDL keeps its first record timecode there): a new track keeps
+    it so that its clips line up with theirs however a reader interprets it."""
+    ranges = {}
+    for r in layer:
+        track = loaded.timeline.tracks[r.entry.track_index]
+        ranges[repr(track.source_range)] = track.source_range
+    if len(ranges) > 1:
+        raise ValueError(
+            f"track {name!r}: its results come from tracks trimmed differently ({', '.join(ranges)}); "
+            "lay them back in separate calls"
+        )
+    return next(iter(ranges.values()), None)
+
+
+def _source_range(entry: ClipEntry) -> otio.opentime.TimeRange:
+    original = entry.item
+    assert entry.media_rate is not None and entry.source is not None  # check_rendered made sure
+    if entry.trimmed or not isinstance(original, otio.schema.Clip) or original.source_range is None:
+        s0, s1 = entry.source
+        return time_range(entry.media_start + s0, s1 - s0, entry.media_rate)
+    # The movie's time is the media's time shifted by rendered[0]: the NLE's own values stay valid.
+    return copy.deepcopy(original.source_range)
+
+
+def _point(at: otio.opentime.RationalTime) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(at, otio.opentime.RationalTime(0, at.rate))
+
+
+def _river_clip(result: RenderedClip) -> otio.schema.Clip:
+    entry = result.entry
+    original: otio.schema.Clip = entry.item  # type: ignore[assignment]  # check_rendered made sure
+    rate = entry.media_rate
+    assert rate is not None
+    source_range = _source_range(entry)
+    clip = otio.schema.Clip(
+        name=f"{entry.name} ({RIVER})",
+        media_reference=_reference(result.media, result, rate),
+        source_range=source_range,
+    )
+    for effect in original.effects:
+        if not isinstance(effect, otio.schema.TimeEffect):
+            clip.effects.append(copy.deepcopy(effect))
+    clip.markers.append(
+        otio.schema.Marker(
+            name=result.label,
+            marked_range=_point(source_range.start_time),
+            color=MARKER_COLOR,
+            comment=marker_comment(result.job_id, result.provenance_path),
+            metadata={"river": {"job_id": result.job_id, "provenance": result.provenance_path}},
+        )
+    )
+    clip.metadata["river"] = copy.deepcopy(result.provenance)
+    return clip
+
+
+def _matte_clip(result: RenderedClip) -> otio.schema.Clip:
+    assert result.matte is not None and result.entry.media_rate is not None
+    return otio.schema.Clip(
+        name=f"{result.entry.name} ({RIVER} {MATTE})",
+        media_reference=_reference(result.matte, result, result.entry.media_rate),
+        source_range=_source_range(result.entry),
+        metadata={"river": {"job_id": result.job_id, "provenance": result.provenance_path, "matte": True}},
+    )
+
+
+def _reference(movie: Path, result: RenderedClip, rate: Fraction) -> otio.schema.ExternalReference:
+    r0, r1 = result.rendered
+    return _external(movie, time_range(result.entry.media_start + r0, r1 - r0, rate))
+
+
+def _external(movie: Path, available_range: otio.opentime.TimeRange) -> otio.schema.ExternalReference:
+    movie = Path(movie).absolute()
+    ref = otio.schema.ExternalReference(target_url=movie.as_uri(), available_range=available_range)
+    ref.name = movie.name  # FCP7 XML writes it as the file's <name>
+    return ref
+
+
+def _track(
+    name: str,
+    placed: list[tuple[tuple[int, int], otio.schema.Clip]],
+    rate: Fraction,
+    source_range: otio.opentime.TimeRange | None,
+) -> otio.schema.Track:
+    """Gaps and clips at ``rate`` so that each clip starts exactly at its record frame."""
+    track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+    cursor = 0
+    for (start, end), clip in sorted(placed, key=lambda p: p[0]):
+        length = frames_at(clip.source_range.duration, rate)
+        if length != end - start:
+            raise ValueError(
+                f"clip {clip.name!r}: its {float(length):g} frames at {rate_text(rate)} fps do not fill "
+                f"record frames {start}:{end}"
+            )
+        if start < cursor:
+            raise ValueError(f"clip {clip.name!r} at record frames {start}:{end} overlaps the one before it")
+        if start > cursor:
+            track.append(_gap(start - cursor, rate, clip.source_range.duration.rate))
+        track.append(clip)
+        cursor = end
+    if source_range is not None:
+        track.source_range = copy.deepcopy(source_range)
+    return track
+
+
+def _gap(frames: int, rate: Fraction, next_rate: float) -> otio.schema.Gap:
+    """``frames`` record frames of nothing, at the rate of the clip after it when that is a whole number
+    of its frames, else at the timeline's rate.
+
+    OTIO places a track's items by adding their durations in doubles, rescaled to the higher rate:
+    9 frames at 29.97 then a clip at 59.94 starts at 17.999999999999996. A gap at the clip's own rate
+    keeps such a clip (60000/1001 media in a 30000/1001 timeline) exactly on its frame."""
+    there = whole(frames * exact_rate(next_rate) / rate)
+    if there is None:
+        return otio.schema.Gap(source_range=time_range(0, frames, rate))
+    zero = otio.opentime.RationalTime(0, next_rate)
+    return otio.schema.Gap(
+        source_range=otio.opentime.TimeRange(zero, otio.opentime.RationalTime(there, next_rate))
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# "When" answers: timeline markers
+
+
+@dataclass(frozen=True)
+class SpanMarker:
+    """A span of the timeline an answer points at."""
+
+    record: tuple[int, int]  # half-open timeline frames from the timeline's first frame
+    name: str  # the query
+    note: str  # the reasoning summary / target description
+    metadata: dict[str, Any] = field(default_factory=dict)  # becomes the marker's metadata["river"]
+
+
+def add_markers(loaded: LoadedTimeline, markers: Sequence[SpanMarker]) -> otio.schema.Timeline:
+    """A copy of ``loaded.timeline`` with one timeline (stack) marker per span, purple, in record frames
+    from the timeline's first frame (the stack's own time, as OTIO and FCP7 XML keep them)."""
+    for i, m in enumerate(markers):
+        a, b = m.record
+        if not 0 <= a <= b:
+            raise ValueError(f"`markers[{i}]` ({m.name!r}): record {a}:{b} is not a span of frames from 0")
+        try:
+            json.dumps(m.metadata)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"`markers[{i}]` ({m.name!r}): `metadata` is not JSON-able ({exc})") from None
+    timeline = copy.deepcopy(loaded.timeline)
+    for m in markers:
+        a, b = m.record
+        timeline.tracks.markers.append(
+            otio.schema.Marker(
+                name=m.name,
+                marked_range=time_range(a, b - a, loaded.rate),
+                color=MARKER_COLOR,
+                comment=m.note,
+                metadata={"river": copy.deepcopy(m.metadata)},
+            )
+        )
+    return timeline
+
+
+def river_span_markers(timeline: otio.schema.Timeline) -> list[otio.schema.Marker]:
+    """The timeline markers ``add_markers`` made (they carry metadata["river"])."""
+    return [m for m in timeline.tracks.markers if "river" in m.metadata]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Re-render: the RIVER clips of a timeline
+
+
+@dataclass(frozen=True)
+class RiverClip:
+    """A clip on a RIVER track, with the job that made it."""
+
+    track_index: int
+    item_index: int
+    clip: otio.schema.Clip
+    provenance: dict[str, Any] | None  # metadata["river"], else the provenance.json its marker names
+    provenance_path: str  # from the marker ('' when no marker survived)
+
+
+def river_clips(timeline: otio.schema.Timeline, *, track_name: str = RIVER) -> list[RiverClip]:
+    """The clips of the tracks named ``RIVER``, ``RIVER 2``, … (not the matte tracks), bottom to top."""
+    found: list[RiverClip] = []
+    for track_index, track in enumerate(timeline.tracks):
+        if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
+            continue
+        if not is_river_track(track.name, track_name):
+            continue
+        for item_index, item in enumerate(track):
+            if not isinstance(item, otio.schema.Clip):
+                continue
+            marker = river_marker(item)
+            path = "" if marker is None else _marker_job(marker)[1]
+            found.append(RiverClip(track_index, item_index, item, _provenance(item, path), path))
+    return found
+
+
+def river_marker(clip: otio.schema.Clip) -> otio.schema.Marker | None:
+    """The marker ``lay_back`` put on a RIVER clip: by its metadata, else by its comment."""
+    for marker in clip.markers:
+        if "river" in marker.metadata or _COMMENT.fullmatch(_comment_of(marker).strip()):
+            return marker
+    return None
+
+
+def _comment_of(marker: otio.schema.Marker) -> str:
+    # FCP7 XML keeps a marker's comment as <comment>, which its reader puts in metadata["fcp_xml"].
+    fcp = marker.metadata.get("fcp_xml")
+    fcp_comment = fcp.get("comment") if isinstance(fcp, Mapping) else None
+    return marker.comment or (fcp_comment if isinstance(fcp_comment, str) else "")
+
+
+def _marker_job(marker: otio.schema.Marker) -> tuple[str, str]:
+    """(job id, provenance path) from the marker's metadata, else from its comment."""
+    meta = marker.metadata.get("river")
+    if isinstance(meta, Mapping) and meta.get("provenance"):
+        return str(meta.get("job_id", "")), str(meta["provenance"])
+    found = _COMMENT.fullmatch(_comment_of(marker).strip())
+    return (found.group(1), found.group(2).strip()) if found else ("", "")
+
+
+def _provenance(clip: otio.schema.Clip, path: str) -> dict[str, Any] | None:
+    meta = clip.metadata.get("river")
+    if isinstance(meta, Mapping) and meta:
+        return _plain(meta)
+    if not path:
+        return None
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """OTIO's AnyDictionary/AnyVector as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
+def replace_clip_media(
+    timeline: otio.schema.Timeline,
+    rc: RiverClip,
+    media: Path,
+    rendered_available_range: otio.opentime.TimeRange,
+    job_id: str,
+    provenance: dict[str, Any],
+    provenance_path: str,
+) -> None:
+    """Point the RIVER clip ``rc`` of ``timeline`` (a copy: this edits in place) at a re-rendered movie.
+
+    The clip keeps its place and its source_range; its media reference, ``metadata["river"]`` and its
+    marker's comment and metadata change. ``rendered_available_range`` is the new movie's range in the
+    media's time and must cover the clip's source_range."""
+    track = timeline.tracks[rc.track_index] if 0 <= rc.track_index < len(timeline.tracks) else None
+    clip = track[rc.item_index] if track is not None and 0 <= rc.item_index < len(track) else None
+    if not isinstance(clip, otio.schema.Clip) or clip.name != rc.clip.name:
+        raise ValueError(
+            f"`rc` (clip {rc.clip.name!r} at track {rc.track_index}, item {rc.item_index}) is not in this "
+            "timeline: take it from river_clips() of the same timeline or a copy of it"
+        )
+    if not job_id or any(c.isspace() for c in job_id):
+        raise ValueError(f"`job_id` {job_id!r} must be a non-empty word")
+    source = clip.source_range or clip.available_range()
+    if not _covers(rendered_available_range, source):
+        raise ValueError(
+            f"`rendered_available_range` {_span(rendered_available_range)} does not cover clip "
+            f"{clip.name!r}'s source range {_span(source)}"
+        )
+    try:
+        json.dumps(provenance)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"`provenance` is not JSON-able ({exc})") from None
+    clip.media_reference = _external(media, copy.deepcopy(rendered_available_range))
+    clip.metadata["river"] = copy.deepcopy(provenance)
+    marker = river_marker(clip)
+    if marker is None:
+        marker = otio.schema.Marker(name=job_id, color=MARKER_COLOR)
+        clip.markers.append(marker)
+    marker.marked_range = _point(source.start_time)
+    marker.comment = marker_comment(job_id, provenance_path)
+    marker.metadata["river"] = {"job_id": job_id, "provenance": provenance_path}
+    if "fcp_xml" in marker.metadata:  # read from FCP7 XML: write.py writes the comment there again
+        fcp = dict(marker.metadata["fcp_xml"])
+        fcp.pop("comment", None)
+        marker.metadata["fcp_xml"] = fcp
+
+
+def _covers(outer: otio.opentime.TimeRange, inner: otio.opentime.TimeRange) -> bool:
+    def sec(t: otio.opentime.RationalTime) -> Fraction:
+        return Fraction(t.value) / exact_rate(t.rate)
+
+    a, b = sec(outer.start_time), sec(outer.start_time) + sec(outer.duration)
+    c, d = sec(inner.start_time), sec(inner.start_time) + sec(inner.duration)
+    return a <= c and d <= b
+
+
+def _span(r: otio.opentime.TimeRange) -> str:
+    rate = exact_rate(r.start_time.rate)
+    start, length = frames_at(r.start_time, rate), frames_at(r.duration, rate)
+    text = f"{whole(start) if whole(start) is not None else float(start)}"
+    return f"{text}+{whole(length) if whole(length) is not None else float(length)}@{rate_text(rate)}"
