@@ -108,6 +108,7 @@ class Batch:
         self.batch_id = ""
         self._bars: list[Any] = []
         self._seen: dict[str, tuple[int, str]] = {}
+        self._full: dict[str, bridge_pb2.Job] = {}  # settled jobs as GetJob gives them (plan, summary)
 
     def submit(self) -> str:
         """Queue every job as one batch (all or none); returns the batch id."""
@@ -159,7 +160,11 @@ class Batch:
         by_id = {job.id: job for job in self.client.iter_jobs(batch_id=self.batch_id, page_size=500)}
         for i, j in enumerate(self.jobs):
             if j.job is not None and j.job.id in by_id:
-                j.job = by_id[j.job.id]
+                brief = by_id[j.job.id]
+                full = self._full.get(brief.id)
+                if _settled(brief.state) and (full is None or full.state != brief.state):
+                    full = self._full[brief.id] = self.client.get_job(brief.id)  # lists are brief
+                j.job = full if full is not None and full.state == brief.state else brief
             if not quiet:
                 self._show(i, j)
 
@@ -220,6 +225,10 @@ class Batch:
             tqdm.write(line, file=sys.stderr)
         else:
             self.say(line)
+
+
+def _settled(state: int) -> bool:
+    return state in TERMINAL_STATES or state == bridge_pb2.JOB_STATE_AWAITING_CONFIRMATION
 
 
 # -- finished jobs → what the lay-back needs ----------------------------------------------------

@@ -282,7 +282,9 @@ def _map_clip(
         )
     before, after = 0, 0
     for i, t in _neighbour_transitions(items, item_index):
-        offset = t.out_offset if i < item_index else t.in_offset
+        # OTIO: a transition's in_offset runs before the cut (the next clip shows its media early), its
+        # out_offset after it (the previous clip's media runs on) — track.handles_of_child agrees.
+        offset = t.in_offset if i < item_index else t.out_offset
         n = whole(frames_at(offset, media_rate))
         if n is None:
             return replace(entry, skip=f"transition {t.name!r} does not land on whole frames of its media")

@@ -34,16 +34,15 @@ from host_plugins.otio.layback import (
     RenderedClip,
     SpanMarker,
     add_markers,
-    check_output,
     lay_back,
     replace_clip_media,
     river_clips,
-    write_timeline,
 )
 from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, timecode
 from host_plugins.otio.read import LoadedTimeline, TimelineError, read_timeline
 from host_plugins.otio.relink import MediaFinder, Relinked
 from host_plugins.otio.select import Selection, SelectionError, parse_selector, select
+from host_plugins.otio.write import check_output, write_timeline
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
@@ -206,7 +205,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         )
     clip_map = load(args)
     sel = chosen(clip_map, args)
-    out_fmt = check_output(args.timeline, args.out, overwrite=args.overwrite)
+    out_fmt = check_output(args.timeline, args.out, overwrite=args.overwrite, source=clip_map.loaded)
     folder = f"{slug(args.timeline.stem)}"
     jobs = clip_specs(
         sel.chosen, kind="edit", folder=folder, settings=settings, query=args.query,
@@ -361,7 +360,9 @@ def cmd_mark(args: argparse.Namespace) -> int:
     clip_map = load(args)
     loaded = clip_map.loaded
     sel = chosen(clip_map, args)
-    out_fmt = check_output(args.timeline, args.out, overwrite=args.overwrite) if args.out else None
+    out_fmt = (
+        check_output(args.timeline, args.out, overwrite=args.overwrite, source=loaded) if args.out else None
+    )
     folder = f"{slug(args.timeline.stem)}_mark"
     settings = {"profile": args.profile or ""}
     jobs = clip_specs(sel.chosen, kind="plan", folder=folder, settings=settings, query=args.query,
@@ -438,7 +439,7 @@ def plan_markers(j: ClipJob, loaded: LoadedTimeline, query: str) -> list[SpanMar
 def cmd_rerender(args: argparse.Namespace) -> int:
     clip_map = load(args)
     loaded = clip_map.loaded
-    out_fmt = check_output(args.timeline, args.out, overwrite=args.overwrite)
+    out_fmt = check_output(args.timeline, args.out, overwrite=args.overwrite, source=loaded)
     found = river_clips(loaded.timeline)
     if not found:
         raise TimelineError(f"{args.timeline}: has no RIVER track; run `river timeline edit` first")

@@ -69,7 +69,11 @@ class LoadedTimeline:
         """The timeline's first record frame as a frame count (01:00:00:00 at 24 fps → 86400)."""
         start = self.timeline.global_start_time
         if start is None:
-            return 0
+            # An EDL read by OTIO keeps its first record timecode as the video track's source_range.
+            first = next(iter(self.timeline.video_tracks()), None)
+            if first is None or first.source_range is None:
+                return 0
+            start = first.source_range.start_time
         return round(Fraction(start.value) / exact_rate(start.rate) * self.rate)
 
 
@@ -105,6 +109,10 @@ def _read(
     path: Path, fmt: Format, kwargs: dict[str, Any], rate: Fraction | None
 ) -> otio.core.SerializableObject:
     # The adapters log through the root logger ("Fraction(0,0) not mathematically plausible…"): quiet them.
+    if fmt.adapter == "fcpx_xml":
+        from host_plugins.otio.fcpx import make_exact
+
+        make_exact()  # the adapter's reader truncates NTSC times otherwise (fcpx.py)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)

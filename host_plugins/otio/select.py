@@ -181,8 +181,12 @@ def _marker_spans(clip_map: ClipMap, name: str) -> list[tuple[int, int]]:
         for m in item.markers:
             if m.name != name or source is None:
                 continue
-            # A clip's markers are in its source time: shift them to where the clip sits.
+            # A clip's markers are in its source time: shift them to where the clip sits. The FCP7 XML
+            # reader counts them from the media's first frame instead: add the media's start back.
             offset = Fraction(entry.record[0]) - frames_at(source.start_time, rate)
+            avail = getattr(getattr(item, "media_reference", None), "available_range", None)
+            if loaded.format.adapter == "fcp_xml" and avail is not None:
+                offset += frames_at(avail.start_time, rate)
             add(m.marked_range, offset)
     return spans
 

@@ -49,6 +49,7 @@ from typing import Any
 
 import opentimelineio as otio
 
+from host_plugins.otio.fcpx import make_exact
 from host_plugins.otio.layback import (
     is_river_track,
     river_clips,
@@ -101,8 +102,9 @@ class Written:
 
 
 def sidecar_path(out: Path) -> Path:
-    """``cut.edl`` → ``cut.otio``: the full timeline beside a file that cannot hold all of it."""
-    return out.with_suffix(SIDECAR_SUFFIX)
+    """``cut.edl`` → ``cut.edl.otio``: the full timeline beside a file that cannot hold all of it (named
+    after the whole file name, so it never collides with the editor's own ``cut.otio``)."""
+    return out.with_name(out.name + SIDECAR_SUFFIX)
 
 
 def check_output(
@@ -248,6 +250,8 @@ def _prepared(timeline: otio.schema.Timeline, fmt: Format) -> tuple[otio.schema.
         return flat, [f"{fmt.label}: {cuts}"] if cuts else []
     if fmt.adapter == "fcp_xml":
         return _for_fcp_xml(timeline), []
+    if fmt.adapter == "fcpx_xml":
+        make_exact()  # the adapter's writer cannot write exact NTSC rates otherwise (fcpx.py)
     return timeline, []
 
 

@@ -20,13 +20,13 @@ NTSC = Fraction(30000, 1001)
 
 @pytest.fixture
 def cut(tmp_path: Path, sample_clip: Path) -> Path:
-    """A 29.97 timeline starting at 01:00:00;00 that places two shots of the bundled clip (90 frames)."""
+    """A 29.97 timeline starting at 01:00:00:00 (non-drop) that places two shots of the bundled clip."""
     media = tmp_path / "footage" / "dog.mp4"
     media.parent.mkdir()
     shutil.copy2(sample_clip, media)
     timeline = media_timeline(
         media, [Shot("dog A", start=20, length=17, gap=12), Shot("dog B", start=61, length=9, gap=5)],
-        rate=NTSC, media_frames=90, global_start=107892,
+        rate=NTSC, media_frames=90, global_start=108000,
     )  # fmt: skip
     path = tmp_path / "cut.otio"
     otio.adapters.write_to_file(timeline, str(path))
@@ -47,7 +47,7 @@ def test_info_json_reports_record_timecode_source_frames_and_media(cut: Path, ca
     assert report["rate"] == "30000/1001" and report["format"] == "OpenTimelineIO"
     a, b = report["clips"]
     assert (a["name"], a["track"], a["record"]["start"], a["record"]["end"]) == ("dog A", "V1", 12, 29)
-    assert a["record"]["timecode"] == "01:00:00:12-01:00:00:29"  # 107892 frames shown non-drop: 01:00:00:00
+    assert a["record"]["timecode"] == "01:00:00:12-01:00:00:29"
     assert a["source"] == {"start": 20, "end": 37} and b["source"] == {"start": 61, "end": 70}
     assert a["media"]["found"] and a["media"]["rate"] == "30000/1001" and a["media"]["frames"] == 90
     assert b["record"]["start"] == 12 + 17 + 5 and a["editable"] and b["editable"]
@@ -71,7 +71,7 @@ def test_dry_run_prints_what_would_be_submitted_and_submits_nothing(cut: Path, c
 def test_a_range_selection_cuts_the_clip_to_record_timecode(cut: Path, capsys) -> None:
     code, out, err = run(
         capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
-        "--select", "range:01:00:00:20-01:00:00:36", "--out", str(cut.parent / "n.otio"),
+        "--select", "range:01:00:00:20-01:00:01:06", "--out", str(cut.parent / "n.otio"),
         "--dry-run", "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -87,7 +87,8 @@ def test_media_from_another_machine_is_relinked_through_a_search_path(cut: Path,
     timeline = otio.adapters.read_from_file(str(cut))
     for clip in timeline.find_clips():
         clip.media_reference.target_url = r"C:\Users\editor\Footage\dog.mp4"
-    foreign = tmp_path / "foreign.otio"
+    (tmp_path / "elsewhere").mkdir()
+    foreign = tmp_path / "elsewhere" / "foreign.otio"
     otio.adapters.write_to_file(timeline, str(foreign))
     code, out, _ = run(capsys, "timeline", "info", str(foreign), "--json")
     assert code == 0 and not json.loads(out)["clips"][0]["media"]["found"]

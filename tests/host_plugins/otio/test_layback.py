@@ -393,7 +393,7 @@ def cut(tmp_path: Path) -> tuple[LoadedTimeline, otio.schema.Timeline, Path]:
 def test_check_output_refuses_and_writes_nothing(cut, tmp_path: Path, monkeypatch) -> None:
     loaded, laid, folder = cut
     (folder / "taken.xml").write_text("<xmeml/>")
-    (folder / "taken_side.otio").write_text("{}")
+    (folder / "taken_side.xml.otio").write_text("{}")
     os.symlink(loaded.path, folder / "link.otio")
     monkeypatch.chdir(folder)
     before = listing(tmp_path)
@@ -402,8 +402,7 @@ def test_check_output_refuses_and_writes_nothing(cut, tmp_path: Path, monkeypatc
         folder / "link.otio": "is the input",  # a symlink to it
         folder / "sub" / ".." / "in.otio": "is the input",
         folder / "taken.xml": "exists; pass --overwrite",
-        folder / "taken_side.xml": "taken_side.otio written beside",
-        folder / "in.edl": "in.otio RIVER may write beside it would be the input",
+        folder / "taken_side.xml": "taken_side.xml.otio written beside",
         folder / "out.mov": "extension '.mov' is not one of",
         folder / "missing" / "out.otio": "does not exist",
     }

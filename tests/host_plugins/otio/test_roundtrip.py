@@ -203,7 +203,7 @@ def test_fcpx_round_trip_places_the_clips_and_writes_the_otio_beside_it(tmp_path
     trip = Trip(reference("fcpxml/fcpx_project.fcpxml"), ".fcpxml", tmp_path)
     trip.assert_placed([c for clips in trip.river_by_name().values() for c in clips])
     assert river_clips(trip.back.timeline) == [], "FCPXML keeps no track names (its reader numbers lanes)"
-    assert trip.written.sidecar == tmp_path / "river.otio"
+    assert trip.written.sidecar == tmp_path / "river.fcpxml.otio"
     assert read_timeline(trip.written.sidecar).timeline.is_equivalent_to(trip.laid)
     notes = " ".join(trip.written.notes)
     assert "no track names" in notes and "marker comments" in notes
@@ -226,7 +226,7 @@ def test_edl_gets_the_flattened_picture_and_the_full_timeline_beside_it(tmp_path
     (done,) = results_for([first.narrowed(first.record[0] + 5, first.record[1] - 5, loaded.rate)], tmp_path)
     laid = lay_back(loaded, [done])
     written = write_timeline(laid, tmp_path / "river.edl", source=loaded)
-    assert written.sidecar == tmp_path / "river.otio"
+    assert written.sidecar == tmp_path / "river.edl.otio"
     assert read_timeline(written.sidecar).timeline.is_equivalent_to(laid)
     assert any("one video track" in n for n in written.notes)
     text = written.path.read_text()
@@ -282,7 +282,7 @@ def test_aaf_writes_a_river_track_into_an_avid_timeline(tmp_path: Path) -> None:
     trip.assert_placed([rc.clip for rc in found])
     assert [rc.clip.media_reference.target_url for rc in found] == [r.media.as_uri() for r in trip.done]
     assert all(len(rc.clip.markers) == 0 and rc.provenance is None for rc in found), "AAF drops markers"
-    assert trip.written.sidecar == tmp_path / "river.otio"
+    assert trip.written.sidecar == tmp_path / "river.aaf.otio"
     # the AAF writer makes new mob ids and times on every write: compare without metadata["AAF"]
     assert_equivalent(
         [_without_aaf(t) for t in untouched(trip.back.timeline)],
@@ -449,7 +449,7 @@ def test_fcp7_xml_gets_the_sidecar_only_when_river_data_would_be_lost(
     )
     written = write_timeline(marked, tmp_path / "out.xml", source=loaded)
     assert (written.sidecar is not None) == sidecar
-    assert (tmp_path / "out.otio").exists() == sidecar
+    assert (tmp_path / "out.xml.otio").exists() == sidecar
 
 
 def test_bundle_output_is_refused_before_any_job_when_the_media_are_not_files(tmp_path: Path) -> None:

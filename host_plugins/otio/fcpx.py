@@ -1,0 +1,63 @@
+"""Exact NTSC time for otio-fcpx-xml-adapter 1.0, which gets it wrong both ways.
+
+- Its reader turns a format's ``frameDuration="1001/30000s"`` into ``int(29.97…) = 29`` fps and
+  truncates every time with ``int()``: a 29.97 FCPXML (what Final Cut and Resolve write for NTSC)
+  comes back one frame early and at the wrong rate — a silent mis-edit.
+- Its writer looks a rate up by ``int(rate)`` or the rounded floats 23.98/29.97/59.94, so the exact
+  rate (29.97002997…) finds no ``frameDuration`` and it writes ``frameDuration=""``, which no reader
+  accepts.
+
+:func:`make_exact` replaces the three time helpers of the module OTIO's plugin system loaded with
+exact ones (times as Fractions of seconds; a time that is not a whole frame keeps its fraction, so the
+time mapping refuses it instead of rounding) and teaches the writer's table the exact NTSC doubles.
+Idempotent; it touches only the loaded adapter module, in this process.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from types import ModuleType
+from typing import Any
+
+import opentimelineio as otio
+
+
+def _seconds(text: str | None) -> Fraction:
+    if text is None or text == "0s":
+        return Fraction(0)
+    return Fraction(text.strip().removesuffix("s"))
+
+
+def _value(frames: Fraction) -> int | float:
+    return frames.numerator if frames.denominator == 1 else float(frames)
+
+
+def _to_rational_time(rational_number: str | None, fps: Any) -> otio.opentime.RationalTime:
+    rate = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1001)
+    return otio.opentime.RationalTime(_value(_seconds(rational_number) * rate), float(rate))
+
+
+def _frame_rate(self: Any, format_id: str) -> float:
+    total, rate = self._format_frame_duration(format_id)
+    return float(Fraction(rate) / Fraction(total))
+
+
+def _number_of_frames(self: Any, time_value: str | None, format_id: str) -> int | float:
+    total, rate = self._format_frame_duration(format_id)
+    return _value(_seconds(time_value) * Fraction(rate) / Fraction(total))
+
+
+def make_exact() -> ModuleType:
+    """Patch the loaded fcpx_xml adapter module (see the module docstring); returns it."""
+    module = otio.adapters.from_name("fcpx_xml").module()
+    if getattr(module, "_river_exact", False):
+        return module
+    module.to_rational_time = _to_rational_time
+    module.FcpxXml._format_frame_rate = _frame_rate
+    module.FcpxXml._number_of_frames = _number_of_frames
+    table = module.FRAMERATE_FRAMEDURATION
+    for n in (24, 30, 48, 60):
+        table.setdefault(n * 1000 / 1001, f"1001/{n * 1000}s")
+    table.setdefault(48, "1/48s")
+    module._river_exact = True
+    return module
