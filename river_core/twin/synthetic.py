@@ -162,7 +162,18 @@ class SceneObject:
             "motion": self.motion,
             "appear": self.appear,
             "disappear": self.disappear,
+            "category": self.category,
+            "attributes": self.attributes,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SceneObject:
+        """The object :meth:`to_json` wrote (the ``objects`` of a synthetic twin's provenance settings)."""
+        fields = dict(data)
+        for key in ("start", "velocity", "rgb"):
+            if fields.get(key) is not None:
+                fields[key] = tuple(fields[key])
+        return cls(**fields)
 
 
 def _reflect(p: float, lo: float, hi: float) -> float:
