@@ -484,6 +484,9 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                 continue
             e = j.entry
             assert e.media_rate is not None
+            # Where the clip came from stays as the first edit recorded it (this entry is the RIVER clip's).
+            before = (rc.provenance or {}).get("source") or {}
+            f.provenance["source"].update({k: before[k] for k in ("clip", "track", "record") if k in before})
             avail = time_range(e.media_start + f.rendered[0], f.rendered[1] - f.rendered[0], e.media_rate)
             swaps.append((rc, f, avail, j.job.id))  # type: ignore[union-attr]
 

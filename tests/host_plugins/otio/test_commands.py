@@ -13,7 +13,7 @@ import opentimelineio as otio
 import pytest
 
 from river_core.cli import main
-from tests.host_plugins.otio.timelines import Shot, media_timeline
+from tests.host_plugins.otio.timelines import Shot, host_only, media_timeline
 
 NTSC = Fraction(30000, 1001)
 
@@ -51,6 +51,15 @@ def test_info_json_reports_record_timecode_source_frames_and_media(cut: Path, ca
     assert a["source"] == {"start": 20, "end": 37} and b["source"] == {"start": 61, "end": 70}
     assert a["media"]["found"] and a["media"]["rate"] == "30000/1001" and a["media"]["frames"] == 90
     assert b["record"]["start"] == 12 + 17 + 5 and a["editable"] and b["editable"]
+
+
+def test_info_runs_without_torch_numpy_or_the_engine_libraries(cut: Path) -> None:
+    """A host-only install (`river-nle[host]`): OTIO, the bridge client and PyAV for relinking."""
+    code, out, err = host_only("timeline", "info", str(cut), "--json")
+    assert code == 0, err
+    clips = json.loads(out)["clips"]
+    assert [c["source"] for c in clips] == [{"start": 20, "end": 37}, {"start": 61, "end": 70}]
+    assert clips[0]["media"]["verified"], "PyAV (in the host extra) checks the relinked file"
 
 
 def test_dry_run_prints_what_would_be_submitted_and_submits_nothing(cut: Path, capsys, monkeypatch) -> None:

@@ -4,8 +4,6 @@ explicit targets), the RIVER track decoded and checked against the source frames
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -18,8 +16,7 @@ from bridge.server.app import BridgeServer
 from host_plugins.otio.fcpx import make_exact
 from river_core.cli import main
 from river_core.media import FrameRange, VideoReader, probe
-from tests.host_plugins.otio.timelines import Shot, media_timeline
-from tests.test_import_boundaries import BLOCKER, ROOT
+from tests.host_plugins.otio.timelines import Shot, host_only, media_timeline
 
 NTSC = Fraction(30000, 1001)
 
@@ -35,7 +32,6 @@ def frames_of(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:
 # The three writable formats an editor's NLE most often hands over. One server for all three: the twin
 # of each shot is built once (the cache), so the three round trips cost little more than one.
 FORMATS = (".otio", ".xml", ".fcpxml")
-HOST_ONLY = "torch,numpy,PIL,pydantic,scipy,transformers,diffusers,skimage,pycocotools"
 
 
 def test_edit_lays_exact_river_clips_whose_pixels_outside_the_matte_are_the_source(
@@ -59,25 +55,13 @@ def test_edit_lays_exact_river_clips_whose_pixels_outside_the_matte_are_the_sour
             "--out", str(out), "--format", "ffv1", "--deliver", "media,matte", "--no-start", "-q",
         ]  # fmt: skip
         if suffix == ".fcpxml":
-            done = subprocess.run(
-                [sys.executable, "-c", BLOCKER + RUN_RIVER, HOST_ONLY, *argv],
-                capture_output=True, text=True, cwd=ROOT,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stderr
+            code, _, err = host_only(*argv)
+            assert code == 0, err
         else:
             code = main(argv)
             assert code == 0, capsys.readouterr().err
         assert sha256(source_file) == before, "the input timeline was written"
         check_river_track(out, media, shots, record_starts=[12, 12 + 17 + 5])
-
-
-RUN_RIVER = """
-from river_core.cli import main
-code = main(sys.argv[2:])
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-assert not leaked, leaked
-sys.exit(code)
-"""
 
 
 def check_river_track(out: Path, media: Path, shots: list[Shot], record_starts: list[int]) -> None:

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
+
+from tests.test_import_boundaries import BLOCKER, ROOT
+
+# What a host-only install (`river-nle[host]`) lacks: the engine's libraries.
+HOST_ONLY = "torch,numpy,PIL,pydantic,scipy,transformers,diffusers,skimage,pycocotools"
+_RUN_RIVER = """
+from river_core.cli import main
+code = main(sys.argv[2:])
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+assert not leaked, leaked
+sys.exit(code)
+"""
+
+
+def host_only(*argv: str) -> tuple[int, str, str]:
+    """``river ARGV`` in a fresh interpreter where the engine's libraries cannot be imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKER + _RUN_RIVER, HOST_ONLY, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def rt(frames: int | Fraction, rate: Fraction) -> otio.opentime.RationalTime:
