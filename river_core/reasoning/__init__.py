@@ -7,7 +7,8 @@ Modules:
 - :mod:`~river_core.reasoning.twin_data` / :mod:`~river_core.reasoning.twin_api`: the twin as plain
   data and the helpers model-written code may call (stdlib only: they run inside the sandbox);
 - :mod:`~river_core.reasoning.gate` / :mod:`~river_core.reasoning.sandbox`: the AST allow-list and
-  the isolated worker process that runs ``<execute>`` code;
+  the isolated worker process that runs ``<execute>`` code; :mod:`~river_core.reasoning.worker_pool`
+  starts those workers ahead of time;
 - :mod:`~river_core.reasoning.view`: the compact and paper-style LLM views of a twin;
 - :mod:`~river_core.reasoning.llm`: LLM backends (transformers, OpenAI-compatible HTTP, replay);
 - :mod:`~river_core.reasoning.edits`: the ``<edit>`` block → validated diff → edit plan;

@@ -2,26 +2,35 @@
 
 STDLIB ONLY. The host starts this file's *text* as ``python -I -S -B -c <source>`` (inside bubblewrap
 when available), so it must not import river_core or any third-party package, and no project file has
-to be visible to it. Protocol: one JSON request on stdin, one JSON result on the original stdout.
+to be visible to it. Protocol, on stdin: one line of JSON setup from the host, then the request up to
+end of file; on the original stdout: ``R`` once locked down and waiting, ``A`` once the request is
+read, then the JSON result on one line.
 
 Order matters, and is the point of this file:
 
-1. read the request, import the allow-listed modules and load the twin API from the source text sent
-   (this needs files, and runs only our code);
-2. drop root privileges (when started as root), set resource limits, install the seccomp filter;
-3. only then compile and run the model's code, with restricted builtins and a bounded ``print``.
+1. read the setup, import the allow-listed modules and load the twin API from the code the host
+   compiled (this needs files, and runs only our code);
+2. drop root privileges (when started as root), set resource limits, arm the CPU timer, install the
+   seccomp filter;
+3. only then read the request (the host may have started this worker long before: blocked in read(),
+   it uses no CPU, so the CPU budget is the run's alone), build the twin namespace from its data, and
+   compile and run the model's code, with restricted builtins and a bounded ``print``.
 
-The request: ``{"code", "data", "twin_api", "limits": {...}, "layers": {"builtins", "seccomp"},
-"seccomp_library", "drop_to": [uid, gid] | null}``. The result: ``{"ok", "stdout", "error",
-"error_kind", "truncated", "seccomp", "seccomp_note", "uid"}``.
+The setup: ``{"twin_api" (marshalled code, base64), "limits": {...}, "layers": {"builtins",
+"seccomp"}, "seccomp_library", "drop_to": [uid, gid] | null}``. The request: ``{"code"}`` on one line,
+then the twin data's JSON (``null`` for none). The result: ``{"ok", "stdout", "error", "error_kind",
+"truncated", "seccomp", "seccomp_note", "uid"}``.
 """
 
 from __future__ import annotations
 
+import binascii
 import builtins
 import ctypes
 import importlib
 import json
+import marshal
+import math
 import os
 import resource
 import signal
@@ -75,6 +84,8 @@ DENIED_SYSCALLS = (
     "io_uring_register", "userfaultfd", "personality", "init_module", "finit_module", "delete_module",
     "kexec_load", "kexec_file_load", "reboot", "syslog", "iopl", "ioperm", "quotactl", "lookup_dcookie",
     "settimeofday", "clock_settime", "adjtimex", "sethostname", "setdomainname", "vhangup",
+    # the CPU timer armed before the lockdown
+    "setitimer",
 )  # fmt: skip
 
 SCMP_ACT_ALLOW = 0x7FFF0000
@@ -151,12 +162,18 @@ def make_builtins(output: BoundedOutput, modules: dict[str, types.ModuleType], r
     return table
 
 
-def load_namespace(source: str, data: Any) -> dict[str, Any]:
-    """Run the twin API's source as module ``twin_api`` and ask it for the names model code sees."""
+def load_twin_api(code: str) -> types.ModuleType:
+    """Run the twin API as module ``twin_api``, from the code object the host compiled (marshal, base64):
+    the same interpreter, and a fraction of the time compiling its source here would take."""
     module = types.ModuleType("twin_api")
     sys.modules["twin_api"] = module  # dataclasses and typing look modules up by name
-    exec(compile(source, "twin_api.py", "exec"), module.__dict__)
-    namespace = module.build_namespace(data)
+    exec(marshal.loads(binascii.a2b_base64(code)), module.__dict__)
+    return module
+
+
+def build_namespace(module: types.ModuleType, data_json: bytes) -> dict[str, Any]:
+    """Ask the twin API for the names model code sees over the data, parsed twice (two private copies)."""
+    namespace = module.namespace_from_copies(json.loads(data_json), json.loads(data_json))
     if not isinstance(namespace, dict):
         raise TypeError(f"build_namespace returned {type(namespace).__name__}, expected dict")
     return namespace
@@ -222,9 +239,17 @@ def drop_privileges(target: list[int] | None) -> None:
 
 
 def set_limits(limits: dict[str, int]) -> None:
+    """The resource limits, and the CPU budget of the run, counted from now (setup is not charged).
+
+    ITIMER_PROF ends the process (SIGPROF) after exactly ``cpu_seconds`` of CPU time from now. RLIMIT_CPU
+    is the kernel's backstop should the timer be defeated: it counts whole seconds of the process's
+    life, setup included, so its soft limit (SIGXCPU) is ``cpu_seconds`` past the next whole second
+    and the hard limit (SIGKILL) one second later. Waiting for the request in read() uses no CPU.
+    """
     cpu = int(limits["cpu_seconds"])
-    # Soft limit: SIGXCPU (default action: terminate); the hard limit one second later kills for sure.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime) + cpu
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     for name, key in (("RLIMIT_NOFILE", "max_open_files"), ("RLIMIT_NPROC", "max_processes")):
@@ -232,6 +257,7 @@ def set_limits(limits: dict[str, int]) -> None:
             resource.setrlimit(getattr(resource, name), (int(limits[key]), int(limits[key])))
     if hasattr(resource, "RLIMIT_AS"):
         resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_bytes"]), int(limits["memory_bytes"])))
+    signal.setitimer(signal.ITIMER_PROF, cpu)  # last: the lines above are not the run's
 
 
 def code_line(tb: Any) -> int | None:
@@ -297,11 +323,9 @@ def main() -> None:
     # extension, or model code with the builtins layer switched off) cannot forge or corrupt it.
     result_fd = os.dup(1)
     os.dup2(2, 1)
-    chunks = []
-    while chunk := os.read(0, 1 << 20):
-        chunks.append(chunk)
-    request = json.loads(b"".join(chunks))
-    limits, layers = request["limits"], request["layers"]
+    stdin = Stdin(0)
+    setup = json.loads(stdin.line())
+    limits, layers = setup["limits"], setup["layers"]
     result: dict[str, Any] = {"seccomp": False, "seccomp_note": None, "truncated": False, "stdout": ""}
 
     def overflow() -> None:
@@ -324,28 +348,64 @@ def main() -> None:
     for name in LAZY_IMPORTS:  # imported later by common calls, when opening their source is denied
         importlib.import_module(name)
     warnings.simplefilter("ignore")  # a warning would look its source line up in a file
+    twin_api: types.ModuleType | None = None
+    twin_api_error = None
     try:
-        namespace = load_namespace(request["twin_api"], request.get("data") or {})
+        twin_api = load_twin_api(setup["twin_api"])
     except BaseException as error:  # noqa: BLE001 - reported to the host as a crash, with the cause
-        text = f"the twin API failed to load: {describe(error, None)}"
-        result.update(ok=False, error_kind="crash", error=text)
-        finish(result_fd, result)
-    lib, note = load_seccomp(request.get("seccomp_library")) if layers["seccomp"] else (None, "switched off")
+        twin_api_error = describe(error, None)
+    lib, note = load_seccomp(setup.get("seccomp_library")) if layers["seccomp"] else (None, "switched off")
     table = make_builtins(output, modules, restricted=layers["builtins"])
 
     # 2. Lock down: privileges, limits, then the system-call filter (which forbids changing them).
-    drop_privileges(request.get("drop_to"))
+    drop_privileges(setup.get("drop_to"))
     if sys.platform.startswith("linux"):  # die with the host; set after the drop, which clears it
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     set_limits(limits)
     if lib is not None:
         note = install_seccomp(lib)
     result.update(seccomp=lib is not None and note is None, seccomp_note=note, uid=os.getuid())
+    os.write(result_fd, b"R")  # ready: locked down, waiting for the request
 
-    # 3. The model's code.
+    # 3. The request (a pre-started worker waits here), then the model's code.
+    header, _, data = stdin.rest().partition(b"\n")
+    request = json.loads(header)
+    os.write(result_fd, b"A")  # taken: from here on, what happens is the run's doing
+    try:
+        if data != b"null" and twin_api is None:
+            raise RuntimeError(twin_api_error)
+        namespace = {} if data == b"null" or twin_api is None else build_namespace(twin_api, data)
+    except BaseException as error:  # noqa: BLE001 - reported to the host as a crash, with the cause
+        text = twin_api_error or describe(error, None)
+        result.update(ok=False, error_kind="crash", error=f"the twin API failed to load: {text}")
+        finish(result_fd, result)
     result.update(run_code(request["code"], namespace, table, limits))
     result.update(stdout=output.text())
     finish(result_fd, result)
+
+
+class Stdin:
+    """Reads fd ``fd`` with os.read only: a line (the setup), then everything up to end of file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                break
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def rest(self) -> bytes:
+        chunks = [self.buffer]
+        while chunk := os.read(self.fd, 1 << 20):
+            chunks.append(chunk)
+        self.buffer = b""
+        return b"".join(chunks)
 
 
 def caller_line() -> int | None:
@@ -359,12 +419,12 @@ def caller_line() -> int | None:
 
 
 def finish(fd: int, result: dict[str, Any]) -> NoReturn:
-    """Write the result to ``fd`` and end the process."""
+    """Write the result to ``fd``, one line, and end the process (the host need not wait for its end)."""
     try:
-        payload = json.dumps(result, ensure_ascii=True).encode()
+        payload = json.dumps(result, ensure_ascii=True).encode() + b"\n"  # no other newline in it
     except (MemoryError, TypeError, ValueError) as error:
         fallback = {"ok": False, "error_kind": "crash", "error": f"result not reportable: {error}"}
-        payload = json.dumps(fallback).encode()
+        payload = json.dumps(fallback).encode() + b"\n"
     while payload:
         payload = payload[os.write(fd, payload) :]
     os._exit(0)  # no interpreter teardown: nothing after this may run under the filter

@@ -14,7 +14,13 @@ the model into writing an attack. Every layer below holds on its own; together t
    enforced from here.
 4. JSON in over stdin, one JSON object out over stdout; nothing on the command line but the worker.
 
-    >>> result = Sandbox().run("print(len(objects()))", twin_data(doc))      # doctest: +SKIP
+Starting an isolated worker costs far more than most programs take to run, so a sandbox keeps
+``prestart`` workers started ahead of time, each already locked down and waiting for its request
+(:mod:`~river_core.reasoning.worker_pool`). A worker still runs exactly one program: nothing one run
+changes reaches the next.
+
+    >>> with Sandbox() as sandbox:                                            # doctest: +SKIP
+    ...     result = sandbox.run("print(len(objects()))", twin_data(doc))
     >>> result.ok, result.stdout, result.isolation.level                    # doctest: +SKIP
     (True, '4\\n', 'full')
 
@@ -23,33 +29,42 @@ POSIX only (bubblewrap and seccomp need Linux; on macOS only the resource limits
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import ctypes
 import ctypes.util
 import functools
 import json
+import marshal
 import os
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from river_core.errors import RiverError
 from river_core.reasoning.gate import check_code
+from river_core.reasoning.worker_pool import (
+    Completed,
+    Worker,
+    WorkerPool,
+    WorkerStartError,
+    exchange,
+    start_worker,
+)
 
 HERE: Final = Path(__file__).resolve().parent
 NOBODY: Final = 65534  # the conventional unprivileged uid/gid
 # The layers that may be switched off, for tests only (see Sandbox).
 ALL_LAYERS: Final = frozenset({"gate", "builtins", "seccomp"})
+MAX_PRESTART: Final = 64
 ErrorKind = Literal["gate", "syntax", "runtime", "timeout", "cpu", "memory", "output", "crash"]
 
-_STDERR_CAP: Final = 64 * 1024
-_PROBE_TWIN_API: Final = "def build_namespace(data):\n    return {}\n"
 _BWRAP_REMEDY: Final = "install the 'bubblewrap' package (e.g. `apt install bubblewrap`)"
 
 
@@ -133,6 +148,12 @@ class Sandbox:
     ``namespaces``: "auto" uses bubblewrap when it works here, "require" raises
     :class:`SandboxUnavailableError` when it does not, "off" never uses it.
 
+    ``prestart``: how many workers to keep started ahead, each loaded, locked down and waiting for its
+    request, so a run pays only for its own code (the pool fills from the first :meth:`run` on). One is
+    enough for one caller that runs programs one after another; give as many as threads call at once.
+    0 starts a worker per run. Safe to use from several threads; :meth:`close` (or ``with``) ends the
+    waiting workers, as does garbage collection or the interpreter's exit.
+
     ``_layers`` is for tests only: the subset of {"gate", "builtins", "seccomp"} to keep, so a test can
     prove that each remaining layer holds on its own. Never pass it in production code.
     """
@@ -142,10 +163,15 @@ class Sandbox:
         limits: SandboxLimits | None = None,
         *,
         namespaces: Literal["auto", "require", "off"] = "auto",
+        prestart: int = 1,
         _layers: frozenset[str] = ALL_LAYERS,
     ) -> None:
         if namespaces not in ("auto", "require", "off"):
             raise SandboxInputError(f"namespaces must be 'auto', 'require' or 'off', got {namespaces!r}")
+        if not isinstance(prestart, int) or not 0 <= prestart <= MAX_PRESTART:
+            raise SandboxInputError(
+                f"prestart must be a whole number of workers from 0 to {MAX_PRESTART}, got {prestart!r}"
+            )
         if not _layers <= ALL_LAYERS:
             raise SandboxInputError(f"unknown sandbox layers {sorted(_layers - ALL_LAYERS)}")
         self.limits = limits or SandboxLimits()
@@ -157,6 +183,14 @@ class Sandbox:
                 raise SandboxUnavailableError(_bwrap_probe().note)
         self._namespaces_mode = namespaces
         self._isolation: Isolation | None = None
+        self._argv = _worker_argv(self._use_bwrap)
+        self._setup = _setup(self.limits, self._layers, self._use_bwrap)
+        self._pool: WorkerPool | None = None
+        self._finalizer: Callable[[], None] = lambda: None
+        if prestart:
+            # The pool holds no reference to the sandbox, so dropping the sandbox closes the pool.
+            self._pool = WorkerPool(functools.partial(start_worker, self._argv, self._setup), prestart)
+            self._finalizer = weakref.finalize(self, self._pool.close)
 
     @property
     def isolation(self) -> Isolation:
@@ -184,29 +218,51 @@ class Sandbox:
                 return self._result(False, "", error, verdict.kind, started, False, self.isolation)
         # 2. The request, on stdin.
         request = self._request(code, data)
-        # 3. The worker, isolated, with the wall clock and output caps enforced here.
-        done = _launch(_worker_argv(self._use_bwrap), request, self.limits)
+        # 3. A worker, isolated and locked down, with the wall clock and output caps enforced here.
+        done = self._exchange(request)
         return self._interpret(done, started)
+
+    def warm_up(self, timeout: float = 60.0) -> bool:
+        """Start the ``prestart`` workers now and wait until they are ready (before timing, or training).
+
+        Returns False if they were not ready within ``timeout`` seconds, or if ``prestart`` is 0.
+        """
+        return self._pool is not None and self._pool.fill(timeout)
+
+    def close(self) -> None:
+        """End the workers started ahead (idempotent); later runs start a worker each."""
+        self._finalizer()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- steps -----------------------------------------------------------------------------------
 
     def _request(self, code: str, data: dict[str, Any] | None) -> bytes:
-        twin_api = _PROBE_TWIN_API if data is None else (HERE / "twin_api.py").read_text(encoding="utf-8")
-        request = {
-            "code": code,
-            "data": data,
-            "twin_api": twin_api,
-            "limits": asdict(self.limits),
-            "layers": {"builtins": "builtins" in self._layers, "seccomp": "seccomp" in self._layers},
-            "seccomp_library": _seccomp_library(),
-            "drop_to": [NOBODY, NOBODY] if not self._use_bwrap and _is_root() else None,
-        }
+        # One line of JSON (ASCII: no newline inside), then the data's JSON, which the worker parses
+        # twice for its two private copies.
         try:
-            return json.dumps(request, allow_nan=False).encode("utf-8", "surrogatepass")
+            text = json.dumps(data, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as error:
             raise SandboxInputError(f"the twin data must be plain JSON data: {error}") from None
+        header = json.dumps({"code": code})
+        return f"{header}\n{text}".encode("utf-8", "surrogatepass")
 
-    def _interpret(self, done: _Completed, started: float) -> ExecutionResult:
+    def _exchange(self, request: bytes) -> Completed:
+        if self._pool is None:
+            return exchange(_start(self._argv, self._setup), request, self.limits)
+        worker = self._pool.take()
+        if worker is not None:
+            done = exchange(worker, request, self.limits, self._pool.reap)
+            if done.taken or done.stopped is not None:
+                return done
+            # It died before it read the request (killed while it waited): not the program's doing.
+        return exchange(_start(self._argv, self._setup), request, self.limits, self._pool.reap)
+
+    def _interpret(self, done: Completed, started: float) -> ExecutionResult:
         limits = self.limits
         report = _parse_report(done.stdout)
         isolation = self.isolation
@@ -229,7 +285,9 @@ class Sandbox:
                 isolation,
             )
         rc = done.returncode
-        if rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU):  # bubblewrap reports a signal as 128 + n
+        # The worker's CPU timer (SIGPROF) or the kernel's RLIMIT_CPU (SIGXCPU); bubblewrap reports a
+        # signal as 128 + n.
+        if rc in (-signal.SIGPROF, 128 + signal.SIGPROF, -signal.SIGXCPU, 128 + signal.SIGXCPU):
             used = f"more than {limits.cpu_seconds} s of CPU time (limit cpu_seconds)"
             error = f"CPUTimeExceeded: the program used {used}"
             return self._result(False, "", error, "cpu", started, False, isolation)
@@ -277,89 +335,27 @@ class Sandbox:
 # -- the worker process ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Completed:
-    returncode: int | None
-    stdout: bytes
-    stderr: bytes
-    stopped: Literal["timeout", "output"] | None
-
-
-def _launch(argv: list[str], request: bytes, limits: SandboxLimits) -> _Completed:
-    """Start the worker in its own session, feed it the request, collect capped output, enforce the clock."""
-    if os.name != "posix":
-        raise SandboxUnavailableError("the sandbox needs a POSIX system (Linux, or macOS with limits only)")
-    stdout_cap = 6 * limits.max_output_bytes + 64 * 1024  # JSON escapes up to 6 bytes per byte printed
+def _start(argv: list[str], setup: bytes) -> Worker:
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd="/",
-            env={},  # nothing from our environment (tokens, paths) reaches the worker
-            start_new_session=True,  # its own process group: one killpg ends it and anything it started
-            close_fds=True,
-        )
-    except OSError as error:
-        raise SandboxUnavailableError(f"cannot start the sandbox worker ({argv[0]}): {error}") from error
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    deadline = time.monotonic() + limits.wall_seconds
-    out: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    caps = {proc.stdout.fileno(): stdout_cap, proc.stderr.fileno(): _STDERR_CAP}
-    stopped: Literal["timeout", "output"] | None = None
-    pending = memoryview(request)
-    with selectors.DefaultSelector() as selector:
-        os.set_blocking(proc.stdin.fileno(), False)
-        selector.register(proc.stdin, selectors.EVENT_WRITE)
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        selector.register(proc.stderr, selectors.EVENT_READ)
-        while selector.get_map() and stopped is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                stopped = "timeout"
-                break
-            for key, _ in selector.select(remaining):
-                fd = key.fd
-                if key.fileobj is proc.stdin:
-                    try:
-                        pending = pending[os.write(fd, pending[: 1 << 16]) :]
-                    except BrokenPipeError:
-                        pending = pending[:0]
-                    if not pending:
-                        selector.unregister(proc.stdin)
-                        proc.stdin.close()
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                out[fd] += chunk
-                if len(out[fd]) > caps[fd]:
-                    stopped = "output"
-                    break
-    if stopped is None:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            stopped = "timeout"
-    if stopped is not None:
-        _kill(proc)
-    stdout, stderr = bytes(out[proc.stdout.fileno()]), bytes(out[proc.stderr.fileno()])
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        stream.close()
-    return _Completed(proc.returncode, stdout, stderr, stopped)
+        return start_worker(argv, setup)
+    except WorkerStartError as error:
+        raise SandboxUnavailableError(str(error)) from error
+
+
+def _setup(limits: SandboxLimits, layers: frozenset[str], use_bwrap: bool) -> bytes:
+    """The worker's setup line: everything it needs before a request exists."""
+    setup = {
+        "twin_api": _twin_api_code(),
+        "limits": asdict(limits),
+        "layers": {"builtins": "builtins" in layers, "seccomp": "seccomp" in layers},
+        "seccomp_library": _seccomp_library(),
+        "drop_to": [NOBODY, NOBODY] if not use_bwrap and _is_root() else None,
+    }
+    return json.dumps(setup).encode() + b"\n"
 
 
 def _is_root() -> bool:
     return hasattr(os, "getuid") and os.getuid() == 0
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    # The whole group: the worker, or bubblewrap (whose sandbox dies with it: --die-with-parent).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def _parse_report(stdout: bytes) -> dict[str, Any] | None:
@@ -368,6 +364,14 @@ def _parse_report(stdout: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return report if isinstance(report, dict) and "ok" in report else None
+
+
+@functools.lru_cache(maxsize=1)
+def _twin_api_code() -> str:
+    """The twin API compiled once here (the worker runs the same interpreter), marshalled, in base64."""
+    source = (HERE / "twin_api.py").read_text(encoding="utf-8")
+    code = compile(source, "twin_api.py", "exec", dont_inherit=True)
+    return base64.b64encode(marshal.dumps(code)).decode("ascii")
 
 
 @functools.lru_cache(maxsize=1)
@@ -461,16 +465,9 @@ def _bwrap_probe() -> _BwrapProbe:
 @functools.lru_cache(maxsize=2)
 def _worker_probe(use_bwrap: bool) -> _ProbeReport:
     """Run the worker once with empty code: did seccomp load, which uid does code run as?"""
-    request = {
-        "code": "",
-        "data": None,
-        "twin_api": _PROBE_TWIN_API,
-        "limits": asdict(SandboxLimits()),
-        "layers": {"builtins": True, "seccomp": True},
-        "seccomp_library": _seccomp_library(),
-        "drop_to": [NOBODY, NOBODY] if not use_bwrap and _is_root() else None,
-    }
-    done = _launch(_worker_argv(use_bwrap), json.dumps(request).encode(), SandboxLimits(wall_seconds=30))
+    limits = SandboxLimits(wall_seconds=30)
+    worker = _start(_worker_argv(use_bwrap), _setup(limits, ALL_LAYERS, use_bwrap))
+    done = exchange(worker, b'{"code": ""}\nnull', limits)
     report = _parse_report(done.stdout)
     if report is None:
         why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]

@@ -122,8 +122,17 @@ def build_namespace(data: dict[str, Any]) -> dict[str, Any]:
     Every call copies ``data`` twice (one copy for ``twin``, one for the helpers), so namespaces never
     share state. Raises ``TypeError``/``ValueError`` if ``data`` is not the plain twin data.
     """
-    helpers = _Twin(_plain_copy(data, "twin"))
-    namespace: dict[str, Any] = {"twin": _plain_copy(data, "twin")}
+    return namespace_from_copies(_plain_copy(data, "twin"), _plain_copy(data, "twin"))
+
+
+def namespace_from_copies(twin: Any, helper_data: Any) -> dict[str, Any]:
+    """:func:`build_namespace` over two unshared copies of the plain data that the caller made.
+
+    The sandbox worker parses the data's JSON twice, several times faster than copying it: ``twin``
+    becomes the model's ``twin``, ``helper_data`` the helpers' own copy.
+    """
+    helpers = _Twin(helper_data)
+    namespace: dict[str, Any] = {"twin": twin}
     for name in HELPERS:
         namespace[name] = getattr(helpers, name)
     return namespace

@@ -32,6 +32,7 @@ import pytest
 from river_core.reasoning.sandbox import ExecutionResult, Sandbox, SandboxLimits
 from river_core.reasoning.twin_data import twin_data
 from river_core.twin.schema import TwinDocument
+from tests.reasoning.processes import stray_children
 
 psutil = pytest.importorskip("psutil", reason="psutil checks for leftover processes")
 
@@ -82,7 +83,8 @@ class Host:
         assert sorted(p.name for p in self.watch_dir.iterdir()) == [], "a file appeared in the watched dir"
         with pytest.raises(BlockingIOError):
             self.listener.accept()  # nothing connected to the host's localhost
-        assert psutil.Process().children(recursive=True) == [], "a child process is left behind"
+        # Workers waiting in a sandbox's pool are the only children allowed.
+        assert stray_children() == [], "a child process is left behind"
         assert self.data == self.data_before, "the host's twin data changed"
 
 
@@ -103,9 +105,11 @@ def host(tmp_path: Path, small_twin: TwinDocument) -> Iterator[Host]:
         listener.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    return Sandbox(LIMITS)
+@pytest.fixture(scope="module", params=[0, 1], ids=["per-run", "pooled"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """Each program runs in a worker started for it, and in one started ahead (already locked down)."""
+    with Sandbox(LIMITS, prestart=request.param) as sandbox:
+        yield sandbox
 
 
 def test_the_corpus_is_large_and_well_formed() -> None:
@@ -134,14 +138,13 @@ def test_hostile_program_fails_as_expected_and_leaves_the_host_alone(
     assert healthy.stdout == f"{json.dumps(sorted(host.data))} 45\n"
 
 
-@pytest.fixture(scope="module")
-def os_layers_only() -> Sandbox:
-    sandbox = Sandbox(
-        SandboxLimits(cpu_seconds=1, wall_seconds=3, memory_bytes=256 << 20), _layers=frozenset({"seccomp"})
-    )
-    if not (sandbox.isolation.seccomp or sandbox.isolation.namespaces):
-        pytest.skip(f"no OS isolation layer here: {'; '.join(sandbox.isolation.notes)}")
-    return sandbox
+@pytest.fixture(scope="module", params=[0, 1], ids=["per-run", "pooled"])
+def os_layers_only(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    limits = SandboxLimits(cpu_seconds=1, wall_seconds=3, memory_bytes=256 << 20)
+    with Sandbox(limits, prestart=request.param, _layers=frozenset({"seccomp"})) as sandbox:
+        if not (sandbox.isolation.seccomp or sandbox.isolation.namespaces):
+            pytest.skip(f"no OS isolation layer here: {'; '.join(sandbox.isolation.notes)}")
+        yield sandbox
 
 
 # Programs the gate refuses: the others already reached the worker in the test above.

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from river_core.reasoning.sandbox import (
 )
 from river_core.reasoning.twin_data import twin_data
 from river_core.twin.schema import TwinDocument
+from tests.reasoning.processes import stray_children
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = SandboxLimits(cpu_seconds=1, wall_seconds=20, memory_bytes=256 << 20)
@@ -42,8 +44,9 @@ NO_LAYERS: frozenset[str] = frozenset()  # gate, builtins and seccomp off: the O
 
 
 @pytest.fixture(scope="module")
-def box() -> Sandbox:
-    return Sandbox(FAST)
+def box() -> Iterator[Sandbox]:
+    with Sandbox(FAST) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -238,7 +241,8 @@ def test_gate_tells_syntax_from_refusal_and_never_raises() -> None:
         assert verdict.kind in ("syntax", "gate", None)
 
 
-def test_gate_refusals_start_no_process(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gate_refusals_start_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    box = Sandbox(FAST)  # its pool starts with its first run: none here
     box.isolation  # noqa: B018 - probe first: the probe itself starts a process
 
     def no_process(*args: object, **kwargs: object) -> None:
@@ -352,14 +356,18 @@ def test_rlimit_cpu_ends_a_busy_loop(namespaces: str) -> None:
     assert result.error is not None and "CPU" in result.error
 
 
-def test_the_wall_clock_ends_a_blocked_worker_and_leaves_nothing_behind() -> None:
+@pytest.mark.parametrize("prestart", [0, 1], ids=["per-run", "pooled"])
+def test_the_wall_clock_ends_a_blocked_worker_and_leaves_nothing_behind(prestart: int) -> None:
     psutil = pytest.importorskip("psutil")
-    box = Sandbox(SandboxLimits(cpu_seconds=5, wall_seconds=1.5), _layers=NO_LAYERS)
+    box = Sandbox(SandboxLimits(cpu_seconds=5, wall_seconds=1.5), prestart=prestart, _layers=NO_LAYERS)
     started = time.time()
+    box.warm_up()
     result = box.run("import time\ntime.sleep(3600)\n")
     assert (result.ok, result.error_kind) == (False, "timeout")
     assert result.error is not None and "wall_seconds" in result.error
-    assert psutil.Process().children(recursive=True) == []
+    assert stray_children() == []
+    box.close()  # and the workers waiting in its pool
+    assert not set(box._pool.pids() if box._pool else [])
 
     def leftovers() -> list[Any]:
         found = []

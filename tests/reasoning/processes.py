@@ -1,0 +1,31 @@
+"""Which child processes of the test process are left behind, the workers waiting in pools aside."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from river_core.reasoning.worker_pool import waiting_pids
+
+
+def stray_children() -> list[Any]:
+    """This process's descendants that are not (inside) a worker waiting in a sandbox's pool.
+
+    Asks a few times, a moment apart: a process just killed needs the kernel to finish with it, and a
+    pool may be between starting a worker and listing it. Needs psutil.
+    """
+    import psutil
+
+    strays: list[Any] = []
+    for _ in range(100):
+        waiting = set()
+        for pid in waiting_pids():
+            waiting.add(pid)
+            with contextlib.suppress(psutil.NoSuchProcess):
+                waiting.update(p.pid for p in psutil.Process(pid).children(recursive=True))
+        strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in waiting]
+        if not strays:
+            return []
+        time.sleep(0.05)
+    return strays
