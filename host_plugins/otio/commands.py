@@ -199,6 +199,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise InputError('say what to change: a "query", or --targets with --op')
     if args.query is not None and settings["targets"]:
         raise InputError("give either a query or --targets, not both")
+    if args.with_matte and (args.no_matte or (settings["deliver"] and "matte" not in settings["deliver"])):
+        raise InputError(
+            "--with-matte lays the mattes on a track: drop --no-matte, or add matte to --deliver"
+        )
     if args.confirm and not sys.stdin.isatty():
         raise InputError(
             "--confirm asks you to review each plan here, which needs a terminal; drop it to render"
