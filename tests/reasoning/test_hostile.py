@@ -88,6 +88,9 @@ class Host:
         assert self.data == self.data_before, "the host's twin data changed"
 
 
+PATHS = [pytest.param(0, id="per-run", marks=pytest.mark.slow), pytest.param(1, id="pooled")]
+
+
 @pytest.fixture
 def host(tmp_path: Path, small_twin: TwinDocument) -> Iterator[Host]:
     canary = tmp_path / "canary.txt"
@@ -105,7 +108,8 @@ def host(tmp_path: Path, small_twin: TwinDocument) -> Iterator[Host]:
         listener.close()
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["per-run", "pooled"])
+# The pooled path is what every caller uses; the start-per-call fallback runs the corpus in the slow tier.
+@pytest.fixture(scope="module", params=PATHS)
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """Each program runs in a worker started for it, and in one started ahead (already locked down)."""
     with Sandbox(LIMITS, prestart=request.param) as sandbox:
@@ -138,7 +142,8 @@ def test_hostile_program_fails_as_expected_and_leaves_the_host_alone(
     assert healthy.stdout == f"{json.dumps(sorted(host.data))} 45\n"
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["per-run", "pooled"])
+# The pooled path is what every caller uses; the start-per-call fallback runs the corpus in the slow tier.
+@pytest.fixture(scope="module", params=PATHS)
 def os_layers_only(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     limits = SandboxLimits(cpu_seconds=1, wall_seconds=3, memory_bytes=256 << 20)
     with Sandbox(limits, prestart=request.param, _layers=frozenset({"seccomp"})) as sandbox:
