@@ -110,6 +110,7 @@ def test_generate_targets_png_through_the_cli(run_cli, tmp_path: Path, sample_cl
     assert "bronze statue" in provenance["plan"]["operations"][0]["prompt"]
 
 
+@pytest.mark.timeout(900)  # three jobs with the tiny models: minutes on a busy 2-core machine
 def test_one_pipeline_runs_three_different_jobs_loading_each_model_once(
     tmp_path: Path, sample_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
