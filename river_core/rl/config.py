@@ -72,8 +72,10 @@ class TrainConfig:
     )
     lora_modules_to_save: list[str] = field(
         default_factory=list,
-        metadata={"help": "Modules trained in full next to the adapters (a random tiny model needs its "
-                  "embeddings and head: LoRA alone cannot teach it bytes)."},
+        metadata={
+            "help": "Modules trained in full next to the adapters (a random tiny model needs its "
+            "embeddings and head: LoRA alone cannot teach it bytes)."
+        },
     )
     # -- supervised warm start on oracle rollouts
     sft_epochs: float = field(default=0.0, metadata={"help": "Epochs of SFT before GRPO (0: none)."})
@@ -86,7 +88,9 @@ class TrainConfig:
     batch_size: int = field(default=8, metadata={"help": "Completions per device per step."})
     num_generations: int = field(default=8, metadata={"help": "Rollouts per task (the group size)."})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps per optimizer update."})
-    beta: float = field(default=0.04, metadata={"help": "KL coefficient to the reference (> 0 in the paper)."})
+    beta: float = field(
+        default=0.04, metadata={"help": "KL coefficient to the reference (> 0 in the paper)."}
+    )
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
     loss_type: str = field(default="grpo", metadata={"help": f"TRL loss: one of {LOSS_TYPES}."})
     scale_rewards: str = field(default="group", metadata={"help": f"Advantage scaling: {SCALE_REWARDS}."})
@@ -105,7 +109,9 @@ class TrainConfig:
     logging_steps: int = field(default=1, metadata={"help": "Write metrics every N steps."})
     merge_lora: bool = field(
         default=True,
-        metadata={"help": "Merge the adapter into the weights of the saved model (loads as transformers:DIR)."},
+        metadata={
+            "help": "Merge the adapter into the weights of the saved model (loads as transformers:DIR)."
+        },
     )
 
     def __post_init__(self) -> None:
@@ -128,7 +134,9 @@ class TrainConfig:
         if self.lora_r < 0:
             raise ConfigError(f"`lora_r` must be 0 (full fine-tuning) or more, got {self.lora_r}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 16:
-            raise ConfigError(f"`max_prompt_tokens` must be at least 16 or null, got {self.max_prompt_tokens}")
+            raise ConfigError(
+                f"`max_prompt_tokens` must be at least 16 or null, got {self.max_prompt_tokens}"
+            )
         for name in ("sft_lr", "grpo_lr", "sft_epochs", "grpo_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"`{name}` must be 0 or more, got {getattr(self, name)}")

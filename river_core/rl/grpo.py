@@ -78,7 +78,9 @@ def total_reward(s: Scored, config: TrainConfig) -> float:
 def load_split(config: TrainConfig, split: str) -> list[Task]:
     path = Path(config.tasks) / f"{split}.jsonl"
     if not path.is_file():
-        raise ConfigError(f"`tasks` = {config.tasks!r} has no {split}.jsonl; write one with `river data synth`")
+        raise ConfigError(
+            f"`tasks` = {config.tasks!r} has no {split}.jsonl; write one with `river data synth`"
+        )
     tasks = read_tasks(path)
     if split == "train" and config.max_train_tasks is not None:
         tasks = tasks[: config.max_train_tasks]
@@ -88,7 +90,13 @@ def load_split(config: TrainConfig, split: str) -> list[Task]:
 def episodes_of(tasks: list[Task], config: TrainConfig, llm: TransformersLLM) -> list[Episode]:
     base = Path(config.tasks)
     return [
-        prepare(t, base, llm, max_execute_rounds=config.max_execute_rounds, max_prompt_tokens=config.max_prompt_tokens)
+        prepare(
+            t,
+            base,
+            llm,
+            max_execute_rounds=config.max_execute_rounds,
+            max_prompt_tokens=config.max_prompt_tokens,
+        )
         for t in tasks
     ]
 
@@ -125,7 +133,9 @@ def evaluate(
                 seed=config.seed * 7919 + i * 31 + k,
             )
             s = score(rollout, max_execute_rounds=config.max_execute_rounds)
-            rows.setdefault(episode.task.level, []).append((total_reward(s, config), s.plan is not None, s.correct))
+            rows.setdefault(episode.task.level, []).append(
+                (total_reward(s, config), s.plan is not None, s.correct)
+            )
     if was_training:
         llm.model.train()
     every = [r for level in rows.values() for r in level]
@@ -151,6 +161,7 @@ def train(
     resume: bool = False,
     do_sft: bool = True,
     do_grpo: bool = True,
+    do_eval: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the recipe into ``out`` (see the module docstring); returns the summary also written to
@@ -173,12 +184,13 @@ def train(
     train_eps = episodes_of(load_split(config, "train"), config, llm)
     test_eps = episodes_of(load_split(config, "test"), config, llm)
     summary: dict[str, Any] = {"train_tasks": len(train_eps), "test_tasks": len(test_eps)}
-    summary["eval_before"] = evaluate(llm, test_eps, sandbox, config).to_json()
+    if do_eval:
+        summary["eval_before"] = evaluate(llm, test_eps, sandbox, config).to_json()
     # 2. SFT warm start on oracle rollouts
     sft_dir = out / "sft"
     if do_sft and config.sft_epochs > 0:
-        if resume and (sft_dir / "config.json").is_file():
-            llm = _reload(sft_dir, llm)
+        if (sft_dir / "config.json").is_file():
+            llm = _reload(sft_dir, llm)  # `river train sft` ran already: GRPO starts from it
         else:
             oracles, skipped = [], 0
             for episode in train_eps:
@@ -207,13 +219,17 @@ def train(
             summary["sft_loss_first_last"] = [losses[0], losses[-1]]
             llm = TransformersLLM(merged(model), llm.tokenizer, info=llm.info, plan=llm.plan)
             save_policy(llm.model, llm.tokenizer, sft_dir)
-        summary["eval_after_sft"] = evaluate(llm, test_eps, sandbox, config).to_json()
+        if do_eval:
+            summary["eval_after_sft"] = evaluate(llm, test_eps, sandbox, config).to_json()
     # 3. GRPO
     if do_grpo:
-        llm = run_grpo(llm, train_eps, sandbox, config, out / "grpo", resume=resume, log=log, progress=progress)
+        llm = run_grpo(
+            llm, train_eps, sandbox, config, out / "grpo", resume=resume, log=log, progress=progress
+        )
     # 4. Save, plot, evaluate
     save_policy(llm.model, llm.tokenizer, out / "model")
-    summary["eval_after"] = evaluate(llm, test_eps, sandbox, config).to_json()
+    if do_eval:
+        summary["eval_after"] = evaluate(llm, test_eps, sandbox, config).to_json()
     from river_core.rl.plot import plot_rewards
 
     summary["plot"] = str(plot_rewards(out / "metrics.jsonl", out / "rewards.png"))
@@ -225,7 +241,10 @@ def train(
 def _reload(folder: Path, like: TransformersLLM) -> TransformersLLM:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(folder).to(like.plan.device)
+    from river_core.twin.backends._hub import place
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    place(model, like.plan)
     return TransformersLLM(model, like.tokenizer, info=like.info, plan=like.plan)
 
 
@@ -300,7 +319,7 @@ def make_trainer(
         seed=config.seed,
     )
 
-    class _Log(TrainerCallback):  # type: ignore[misc]
+    class _Log(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
             if log is not None and logs:
                 log({"phase": "grpo", "step": state.global_step, **logs})

@@ -78,9 +78,13 @@ def gold_edit(task: Task, twin: TwinDocument) -> dict[str, Any]:
         if op == "remove":
             keep = sorted(tracks[target.id] - frames)
             runs = [[r.start, r.end - 1] for r in frames_to_ranges(keep)]
-            objects.append({"id": obj.id, "category": obj.category, "attributes": obj.attributes, "frames": runs})
+            objects.append(
+                {"id": obj.id, "category": obj.category, "attributes": obj.attributes, "frames": runs}
+            )
         elif frames == tracks[target.id]:
-            objects.append({"id": obj.id, "category": obj.category, "attributes": _look(task, obj.attributes)})
+            objects.append(
+                {"id": obj.id, "category": obj.category, "attributes": _look(task, obj.attributes)}
+            )
         else:
             partial[target.id] = frames
     if op not in ("remove", "appearance", "recolor", *_LOOKS):

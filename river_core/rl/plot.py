@@ -31,9 +31,12 @@ def plot_rewards(metrics: Path, out: Path, *, size: tuple[int, int] = (640, 360)
     s0, s1 = min(steps), max(steps) if max(steps) > min(steps) else min(steps) + 1
 
     def xy(step: float, v: float) -> tuple[float, float]:
-        return (left + (step - s0) / (s1 - s0) * (right - left), bottom - (v - lo) / (hi - lo) * (bottom - top))
+        return (
+            left + (step - s0) / (s1 - s0) * (right - left),
+            bottom - (v - lo) / (hi - lo) * (bottom - top),
+        )
 
-    for (name, points), color in zip(series.items(), _COLORS, strict=True):
+    for points, color in zip(series.values(), _COLORS, strict=True):
         if len(points) > 1:
             draw.line([xy(s, v) for s, v in points], fill=color, width=2)
         elif points:

@@ -181,7 +181,10 @@ def score(rollout: Rollout, *, max_execute_rounds: int) -> Scored:
     if parsed.well_formed and parsed.edit is not None:
         try:
             plan = plan_from_edit(
-                parsed.edit.body, episode.twin, query=episode.task.query, allow_add=allows_add(episode.task.query)
+                parsed.edit.body,
+                episode.twin,
+                query=episode.task.query,
+                allow_add=allows_add(episode.task.query),
             )
         except PlanError as exc:
             error = str(exc)

@@ -21,12 +21,13 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Qwen2ForCausalLM
 
-from river_core.devices import DevicePlan, choose_device
+from river_core.devices import choose_device
 from river_core.reasoning import llm_transformers
 from river_core.reasoning.llm import LLMInfo
 from river_core.reasoning.llm_transformers import TransformersLLM
 from river_core.rl.config import TrainConfig
 from river_core.rl.rollout import Rollout
+from river_core.twin.backends._hub import place
 
 IGNORE: int = -100
 
@@ -47,7 +48,7 @@ def build_policy(config: TrainConfig) -> TransformersLLM:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = Qwen2ForCausalLM(model_config)
-    model.to(plan.device)
+    place(model, plan)
     return TransformersLLM(model, tokenizer, info=LLMInfo("transformers", "tiny-cpu"), plan=plan)
 
 
@@ -81,8 +82,8 @@ def with_lora(model: PreTrainedModel, config: TrainConfig) -> Any:
 def merged(model: Any) -> PreTrainedModel:
     """The plain transformers model: a LoRA-wrapped one with its adapter merged into the weights."""
     if hasattr(model, "merge_and_unload"):
-        return model.merge_and_unload()  # type: ignore[no-any-return]
-    return model  # type: ignore[no-any-return]
+        return model.merge_and_unload()
+    return model
 
 
 def save_policy(model: Any, tokenizer: PreTrainedTokenizerBase, out: Path) -> Path:
@@ -95,7 +96,10 @@ def save_policy(model: Any, tokenizer: PreTrainedTokenizerBase, out: Path) -> Pa
 
 def batch_tensors(rollouts: Sequence[Rollout], pad_id: int) -> dict[str, torch.Tensor]:
     """input_ids, attention_mask and labels (-100 on prompt, prefill and injected tokens), right-padded."""
-    rows = [(r.episode.prompt_ids + r.completion_ids, [0] * len(r.episode.prompt_ids) + r.env_mask) for r in rollouts]
+    rows = [
+        (r.episode.prompt_ids + r.completion_ids, [0] * len(r.episode.prompt_ids) + r.env_mask)
+        for r in rollouts
+    ]
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # [B, L]
     attention = torch.zeros((len(rows), width), dtype=torch.long)  # [B, L]
