@@ -287,12 +287,14 @@ def provenance(
     elif job.results.plan and Path(job.results.plan).is_file():
         plan = json.loads(Path(job.results.plan).read_text(encoding="utf-8"))
     results = job.results
+    if isinstance(plan, dict):
+        plan = {k: v for k, v in plan.items() if k != "trace"}  # the reasoning trace: provenance.json has it
     return {
         "job_id": job.id,
         "batch_id": job.batch_id,
         "query": query,
         "explanation": job.plan.explanation or None,
-        "spec": json_format.MessageToDict(job.spec, preserving_proto_field_name=True),
+        "spec": replayable_spec(job.spec),
         "plan": plan,
         "profile": job.spec.profile or (capabilities.default_profile if capabilities else None),
         "models": dict(capabilities.models) if capabilities else {},
@@ -318,6 +320,36 @@ def provenance(
             "qc_flags": list(results.qc_flags),
         },
     }
+
+
+# What a re-render takes from the spec a clip was made with (the media and range are under "source").
+_RERENDER_FIELDS = (
+    "kind",
+    "targets",
+    "op",
+    "prompt",
+    "remove",
+    "color",
+    "profile",
+    "format",
+    "deliver",
+    "render",
+)
+
+
+def replayable_spec(spec: bridge_pb2.EditSpec) -> dict[str, Any]:
+    """The spec's fields a re-render needs, as protobuf's JSON (``MessageToDict`` of the whole spec
+    would repeat the plan, the media and the host context in every clip of the timeline)."""
+    slim = bridge_pb2.EditSpec()
+    for name in _RERENDER_FIELDS:
+        if name in ("targets", "render"):
+            if spec.HasField(name):
+                getattr(slim, name).CopyFrom(getattr(spec, name))
+        elif name == "deliver":
+            slim.deliver.extend(spec.deliver)
+        else:
+            setattr(slim, name, getattr(spec, name))
+    return json_format.MessageToDict(slim, preserving_proto_field_name=True)
 
 
 def _frames(text: Any) -> tuple[int, int] | None:

@@ -11,7 +11,8 @@ mis-edited.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -161,6 +162,8 @@ class ClipMap:
 def map_clips(loaded: LoadedTimeline, finder: MediaFinder) -> ClipMap:
     """Map every item of every video track of ``loaded`` (clips, and skipped stacks/generators)."""
     result = ClipMap(loaded)
+    # A timeline cuts many clips from each file: each file is relinked (and checked) once per call.
+    find = functools.cache(finder.find)
     video_number = 0
     for track_index, track in enumerate(loaded.timeline.tracks):
         if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
@@ -171,16 +174,14 @@ def map_clips(loaded: LoadedTimeline, finder: MediaFinder) -> ClipMap:
         for item_index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition | otio.schema.Gap):
                 continue
-            entry = _map_item(
-                loaded, finder, track, items, item_index, track_index, video_number, placed[item]
-            )
+            entry = _map_item(loaded, find, track, items, item_index, track_index, video_number, placed[item])
             result.entries.append(replace(entry, number=len(result.entries) + 1))
     return result
 
 
 def _map_item(
     loaded: LoadedTimeline,
-    finder: MediaFinder,
+    find: Callable[..., Relinked],
     track: otio.schema.Track,
     items: list[otio.core.Composable],
     item_index: int,
@@ -205,25 +206,26 @@ def _map_item(
     if not isinstance(item, otio.schema.Clip):
         what = "a compound clip (nested stack)" if isinstance(item, otio.schema.Stack) else item.schema_name()
         return replace(entry, skip=f"{what}: flatten or decompose it in the NLE to edit its clips")
-    return _map_clip(entry, item, finder, items, item_index, rate)
+    return _map_clip(entry, item, find, items, item_index, rate)
 
 
 def _map_clip(
     entry: ClipEntry,
     clip: otio.schema.Clip,
-    finder: MediaFinder,
+    find: Callable[..., Relinked],
     items: list[otio.core.Composable],
     item_index: int,
     timeline_rate: Fraction,
 ) -> ClipEntry:
     ref = clip.media_reference
-    effects = tuple(_effect_text(e) for e in clip.effects)
+    clip_effects = list(clip.effects)  # (each clip.effects makes a new view of OTIO's list: take it once)
+    effects = tuple(_effect_text(e) for e in clip_effects)
     transitions = tuple(
         f"{t.name or t.transition_type} ({'in' if i < item_index else 'out'})"
         for i, t in _neighbour_transitions(items, item_index)
     )
     entry = replace(entry, effects=effects, transitions=transitions)
-    retime = next((e for e in clip.effects if isinstance(e, otio.schema.TimeEffect)), None)
+    retime = next((e for e in clip_effects if isinstance(e, otio.schema.TimeEffect)), None)
     if retime is not None and not (isinstance(retime, otio.schema.LinearTimeWarp) and retime.time_scalar == 1
                                    and not isinstance(retime, otio.schema.FreezeFrame)):  # fmt: skip
         return replace(entry, skip=f"retimed ({_effect_text(retime)}): RIVER renders source frames 1:1")
@@ -249,7 +251,7 @@ def _map_clip(
     expect_frames = (
         whole(frames_at(avail.duration, expect_rate)) if avail is not None and expect_rate else None
     )
-    found = finder.find(target, rate=expect_rate, frames=expect_frames or None)
+    found = find(target, rate=expect_rate, frames=expect_frames or None)
     entry = replace(entry, relinked=found)
     if found.path is None:
         return replace(entry, skip=f"media not found: {found.reason}")

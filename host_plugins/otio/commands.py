@@ -199,6 +199,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise InputError('say what to change: a "query", or --targets with --op')
     if args.query is not None and settings["targets"]:
         raise InputError("give either a query or --targets, not both")
+    if args.with_matte and (args.no_matte or (settings["deliver"] and "matte" not in settings["deliver"])):
+        raise InputError(
+            "--with-matte lays the mattes on a track: drop --no-matte, or add matte to --deliver"
+        )
     if args.confirm and not sys.stdin.isatty():
         raise InputError(
             "--confirm asks you to review each plan here, which needs a terminal; drop it to render"
@@ -524,11 +528,12 @@ def rerender_spec(
     prov = rc.provenance
     src = prov.get("source") or {}
     spec_d = prov.get("spec") or {}
-    media_path = src.get("media") or spec_d.get("media", {}).get("path")
-    found = finder.find(media_path or src.get("target") or "")
+    media_path, rendered = src.get("media"), src.get("rendered")
+    if not media_path or not rendered:
+        raise TimelineError(f"RIVER clip {rc.clip.name!r}: its provenance does not name its source media")
+    found = finder.find(media_path)
     if found.path is None:
         raise TimelineError(f"RIVER clip {rc.clip.name!r}: its source media is gone ({found.reason})")
-    rendered = src.get("rendered") or [spec_d["media"]["range"]["start"], spec_d["media"]["range"]["end"]]
     rate = exact_rate(
         Fraction(src["rate"]) if src.get("rate") else Fraction(rc.clip.source_range.duration.rate)
     )
@@ -536,12 +541,19 @@ def rerender_spec(
     for name in ("seed", "steps", "guidance_scale", "conditioning_scale"):
         if getattr(args, name) is not None:
             render[name] = getattr(args, name)
-    common = {
-        "op": spec_d.get("op", ""), "prompt": spec_d.get("prompt", ""), "remove": spec_d.get("remove", False),
-        "color": spec_d.get("color", ""), "profile": args.profile or spec_d.get("profile", ""),
-        "format": args.format or spec_d.get("format", ""), "deliver": spec_d.get("deliver") or None,
+    common: dict[str, Any] = {
+        "profile": args.profile or spec_d.get("profile", ""),
+        "format": args.format or spec_d.get("format", ""),
+        "deliver": spec_d.get("deliver") or None,
         "render": render or None,
-    }  # fmt: skip
+    }
+    # A stored plan carries what to do itself; re-reasoning from targets needs the op again.
+    what_to_do = {
+        "op": spec_d.get("op", ""),
+        "prompt": spec_d.get("prompt", ""),
+        "remove": spec_d.get("remove", False),
+        "color": spec_d.get("color", ""),
+    }
     query = prov.get("query")
     if args.re_reason:
         if not query and not (spec_d.get("targets") or {}).get("items"):
@@ -549,6 +561,7 @@ def rerender_spec(
                 f"RIVER clip {rc.clip.name!r} was made without a query; nothing to reason again"
             )
         what: dict[str, Any] = {"query": query} if query else {"targets": spec_d["targets"]["items"]}
+        what.update(what_to_do)
         kind = "edit"
     else:
         if not prov.get("plan"):

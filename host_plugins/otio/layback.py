@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import re
@@ -35,6 +36,7 @@ from typing import Any
 import opentimelineio as otio
 
 from host_plugins.otio.clips import ClipEntry
+from host_plugins.otio.metadata import with_metadata
 from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, whole
 from host_plugins.otio.read import LoadedTimeline
 
@@ -130,15 +132,24 @@ def _layers(results: Sequence[RenderedClip]) -> list[list[RenderedClip]]:
     """Results grouped into tracks: none overlaps another on its track, and a result from a higher
     source track lies above every result of a lower source track it overlaps."""
     order = sorted(range(len(results)), key=lambda i: (results[i].entry.track_index, results[i].entry.record))
-    level: dict[int, int] = {}
+    layers: list[list[RenderedClip]] = []
+    # Each layer's record spans, sorted: they never overlap (a result overlapping one goes higher), so
+    # their ends are sorted too and the last span starting before a result's end is the one to test.
+    # One bisection per layer, instead of comparing with every result placed so far (2,000 clips: 3 s).
+    spans: list[list[tuple[int, int]]] = []
     for i in order:
         a0, a1 = results[i].entry.record
-        spans = {j: results[j].entry.record for j in level}
-        below = [level[j] for j, (b0, b1) in spans.items() if a0 < b1 and b0 < a1]
-        level[i] = max(below, default=-1) + 1
-    layers: list[list[RenderedClip]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for i in order:
-        layers[level[i]].append(results[i])
+        level = 0
+        for k in reversed(range(len(layers))):
+            j = bisect.bisect_left(spans[k], (a1,)) - 1  # the last span that starts before a1
+            if j >= 0 and a0 < spans[k][j][1]:
+                level = k + 1  # above the highest layer it overlaps
+                break
+        if level == len(layers):
+            layers.append([])
+            spans.append([])
+        layers[level].append(results[i])
+        bisect.insort(spans[level], (a0, a1))
     return layers
 
 
@@ -191,24 +202,22 @@ def _river_clip(result: RenderedClip) -> otio.schema.Clip:
     rate = entry.media_rate
     assert rate is not None
     source_range = _source_range(entry)
-    clip = otio.schema.Clip(
-        name=f"{entry.name} ({RIVER})",
-        media_reference=_reference(result.media, result, rate),
-        source_range=source_range,
-    )
+    # (made through with_metadata: setting a provenance into OTIO metadata directly is 4× slower)
+    clip = with_metadata(otio.schema.Clip, {"river": result.provenance})
+    clip.name = f"{entry.name} ({RIVER})"
+    clip.media_reference = _reference(result.media, result, rate)
+    clip.source_range = source_range
     for effect in original.effects:
         if not isinstance(effect, otio.schema.TimeEffect):
             clip.effects.append(copy.deepcopy(effect))
-    clip.markers.append(
-        otio.schema.Marker(
-            name=result.label,
-            marked_range=_point(source_range.start_time),
-            color=MARKER_COLOR,
-            comment=marker_comment(result.job_id, result.provenance_path),
-            metadata={"river": {"job_id": result.job_id, "provenance": result.provenance_path}},
-        )
+    marker = with_metadata(
+        otio.schema.Marker, {"river": {"job_id": result.job_id, "provenance": result.provenance_path}}
     )
-    clip.metadata["river"] = copy.deepcopy(result.provenance)
+    marker.name = result.label
+    marker.marked_range = _point(source_range.start_time)
+    marker.color = MARKER_COLOR
+    marker.comment = marker_comment(result.job_id, result.provenance_path)
+    clip.markers.append(marker)
     return clip
 
 
@@ -337,8 +346,13 @@ class RiverClip:
     provenance_path: str  # from the marker ('' when no marker survived)
 
 
-def river_clips(timeline: otio.schema.Timeline, *, track_name: str = RIVER) -> list[RiverClip]:
-    """The clips of the tracks named ``RIVER``, ``RIVER 2``, … (not the matte tracks), bottom to top."""
+def river_clips(
+    timeline: otio.schema.Timeline, *, track_name: str = RIVER, read_provenance: bool = True
+) -> list[RiverClip]:
+    """The clips of the tracks named ``RIVER``, ``RIVER 2``, … (not the matte tracks), bottom to top.
+
+    ``read_provenance=False`` leaves each ``provenance`` None, unread, for callers that need only the
+    clips and their paths: OTIO hands metadata back value by value (2,000 clips: 3 s)."""
     found: list[RiverClip] = []
     for track_index, track in enumerate(timeline.tracks):
         if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
@@ -350,7 +364,8 @@ def river_clips(timeline: otio.schema.Timeline, *, track_name: str = RIVER) -> l
                 continue
             marker = river_marker(item)
             path = "" if marker is None else _marker_job(marker)[1]
-            found.append(RiverClip(track_index, item_index, item, _provenance(item, path), path))
+            provenance = _provenance(item, path) if read_provenance else None
+            found.append(RiverClip(track_index, item_index, item, provenance, path))
     return found
 
 

@@ -7,6 +7,7 @@ a time that falls between two frames of a rate is refused by the caller with the
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -23,6 +24,11 @@ def exact_rate(rate: float | Fraction | int) -> Fraction:
     """The exact rate an NLE means by ``rate``: ``29.97`` → 30000/1001, ``25.0`` → 25."""
     if isinstance(rate, Fraction):
         return rate
+    return _exact_rate(rate)
+
+
+@functools.lru_cache(maxsize=64)  # a timeline has a handful of rates and asks for them per clip
+def _exact_rate(rate: float) -> Fraction:
     if rate <= 0:
         raise ValueError(f"rate {rate!r} is not a frame rate (it must be positive)")
     for ntsc in _NTSC:
@@ -40,7 +46,10 @@ def rate_text(rate: Fraction) -> str:
 
 def seconds(rt: otio.opentime.RationalTime) -> Fraction:
     """The exact time of an OTIO RationalTime (its double value is taken exactly)."""
-    return Fraction(rt.value) / exact_rate(rt.rate)
+    value = rt.value
+    whole_value = int(value)
+    exact = Fraction(whole_value) if whole_value == value else Fraction(value)  # the common case, fast
+    return exact / exact_rate(rt.rate)
 
 
 def frames_at(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:

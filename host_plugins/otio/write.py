@@ -203,7 +203,7 @@ def write_timeline(
 def losses(timeline: otio.schema.Timeline, fmt: Format) -> tuple[list[str], bool]:
     """One line per RIVER addition ``fmt`` cannot carry, and whether the ``.otio`` sidecar is needed."""
     carries = CARRIES[fmt.adapter]
-    clips = river_clips(timeline)
+    clips = river_clips(timeline, read_provenance=False)  # only how many, and their paths
     spans = river_span_markers(timeline)
     mattes = [t for t in timeline.tracks if is_river_track(t.name, matte=True)]
     label = fmt.label
@@ -261,7 +261,7 @@ def _for_fcp_xml(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     for track in timeline.tracks:
         if is_river_track(track.name) or is_river_track(track.name, matte=True):
             _fcp_meta(track)["name"] = track.name
-    for rc in river_clips(timeline):
+    for rc in river_clips(timeline, read_provenance=False):
         marker = river_marker(rc.clip)
         if marker is None:
             continue

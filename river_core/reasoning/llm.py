@@ -283,19 +283,19 @@ class OpenAICompatibleLLM:
             if isinstance(exc.reason, TimeoutError):
                 raise self._timeout(url) from None
             raise ModelUnavailableError(
-                f"no LLM server answers at {self.base_url} ({_one_line(exc.reason)}): start one (e.g. "
+                f"no LLM server answers at {self.base_url} ({one_line(exc.reason)}): start one (e.g. "
                 f"`vllm serve {PAPER_MODEL_ID}`) or check --llm openai:URL"
             ) from None
         except OSError as exc:  # connection reset mid-answer and the like
             raise ModelUnavailableError(
-                f"the connection to the LLM server at {self.base_url} failed ({_one_line(exc)}); "
+                f"the connection to the LLM server at {self.base_url} failed ({one_line(exc)}); "
                 "check that the server is up and retry"
             ) from None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise RiverError(
-                f"the LLM server at {url} answered with invalid JSON ({_one_line(raw[:120])}); "
+                f"the LLM server at {url} answered with invalid JSON ({one_line(raw[:120])}); "
                 "is this an OpenAI-compatible server? check --llm openai:URL"
             ) from None
 
@@ -310,7 +310,7 @@ class OpenAICompatibleLLM:
             raw = exc.read()
         except OSError:
             raw = b""
-        message = _server_message(raw) or exc.reason or "no details"
+        message = server_message(raw) or exc.reason or "no details"
         if exc.code in (401, 403):
             remedy = f"set the API key in {API_KEY_VARS[0]} (or {API_KEY_VARS[1]})"
         elif exc.code == 404:
@@ -323,7 +323,7 @@ class OpenAICompatibleLLM:
         else:
             remedy = "check the model name and the server's limits (context length, max_tokens)"
         cls = ModelUnavailableError if exc.code == 404 else RiverError
-        return cls(f"the LLM server at {url} answered HTTP {exc.code}: {_one_line(message)}; {remedy}")
+        return cls(f"the LLM server at {url} answered HTTP {exc.code}: {one_line(message)}; {remedy}")
 
 
 class OpenAISession:
@@ -418,7 +418,7 @@ def _first_choice(answer: Any, base_url: str) -> tuple[dict[str, Any], str]:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RiverError(
             f"the LLM server at {base_url} answered without completion choices "
-            f"({_one_line(json.dumps(answer)[:120])}); is /v1/completions OpenAI-compatible there?"
+            f"({one_line(json.dumps(answer)[:120])}); is /v1/completions OpenAI-compatible there?"
         )
     text = choices[0].get("text")
     if not isinstance(text, str):
@@ -426,7 +426,7 @@ def _first_choice(answer: Any, base_url: str) -> tuple[dict[str, Any], str]:
     return choices[0], text
 
 
-def _server_message(raw: bytes) -> str:
+def server_message(raw: bytes) -> str:
     """The error message of an error body: OpenAI/vLLM ``{"error": {"message"}}``, Ollama
     ``{"error": "..."}``, FastAPI ``{"detail": ...}``, llama.cpp, or the raw text."""
     try:
@@ -443,6 +443,7 @@ def _server_message(raw: bytes) -> str:
     return str(body)[:300]
 
 
-def _one_line(value: object) -> str:
+def one_line(value: object) -> str:
+    """``value`` (text, or bytes read as UTF-8) on one line: every run of whitespace becomes a space."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return " ".join(text.split())

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
-    from river_core.reasoning.sandbox import SandboxLimits
+    from river_core.reasoning.limits import SandboxLimits
 
 Worker = subprocess.Popen[bytes]
 

@@ -1,10 +1,11 @@
 """Qwen2.5-VL describer (``Describer``): ``Qwen2_5_VLForConditionalGeneration`` + its image
-processor and tokenizer.
+processor and tokenizer, behind :class:`QwenVLChat` (which the R_perf judge shares).
 
 We compose the inputs ourselves instead of using ``Qwen2_5_VLProcessor``: that processor also
 requires a video processor, which needs torchvision (absent in the CPU profile), and we only ever
-send one image. The steps are the processor's: the chat template puts one ``<|image_pad|>``
-between ``<|vision_start|>``/``<|vision_end|>``; it is expanded to one token per merged patch
+send still images (one for the describer, a few frames for the judge). The steps are the
+processor's: the chat template puts one ``<|image_pad|>`` per image between
+``<|vision_start|>``/``<|vision_end|>``; each is expanded to one token per merged patch of its image
 (``grid_t·grid_h·grid_w / merge²``); ``mm_token_type_ids`` marks those tokens for M-RoPE.
 
 Image size is bounded per call (``DESCRIBE_PIXELS``, ``LIST_PIXELS``) so a crop costs at most
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,113 @@ LIST_PROMPT = (
 )
 
 
+Content = Sequence[np.ndarray | str]  # one user turn: H×W×3 uint8 images and text, in order
+
+
+class QwenVLChat:
+    """A Qwen2.5-VL checkpoint answering one user turn of images and text with greedy text.
+
+    What the describer (below) and the R_perf judge (:mod:`river_core.rewards.judge`) share: input
+    composition without the processor (see the module), bounded image sizes, greedy generation that
+    stops at the end of the turn, ``save_pretrained`` and ``close``.
+    """
+
+    def __init__(
+        self,
+        model: Qwen2_5_VLForConditionalGeneration,
+        image_processor: BaseImageProcessor,
+        tokenizer: PreTrainedTokenizerBase,
+        model_id: str,
+    ) -> None:
+        self.model_id = model_id
+        self.model: Qwen2_5_VLForConditionalGeneration | None = model
+        # A Qwen2-VL image processor (PIL or torchvision backend): `size`, `merge_size` are its own.
+        self.image_processor: Any = image_processor
+        self.tokenizer = tokenizer
+        self._chat_template = tokenizer.chat_template or QWEN_VL_CHAT_TEMPLATE
+        ends = (tokenizer.convert_tokens_to_ids(t) for t in (QWEN_IM_END, QWEN_EOT))
+        self._stop_ids = sorted({i for i in ends if isinstance(i, int)})
+
+    def generate(self, content: Content, *, max_new_tokens: int, pixels: tuple[int, int]) -> str:
+        """The raw greedy answer to one user turn (special tokens removed, unparsed), each image
+        resized to within ``pixels`` = (min, max) pixels."""
+        model = self.require_model()
+        inputs = self.prepare_inputs(content, pixels).to(model.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=self._stop_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        with torch.inference_mode():
+            # transformers types `generate`'s self as a protocol its own models do not satisfy
+            out = model.generate(**inputs, generation_config=config)  # type: ignore[misc]  # [1, prompt + new]
+        new_tokens = out[0, inputs["input_ids"].shape[1] :]
+        return str(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
+
+    def prepare_inputs(self, content: Content, pixels: tuple[int, int]) -> BatchEncoding:
+        """Model inputs for one user turn, as ``Qwen2_5_VLProcessor`` would build them, each image
+        resized to within ``pixels`` = (min, max) pixels (also capped by the checkpoint's own bounds)."""
+        images = [part for part in content if not isinstance(part, str)]
+        if not images:
+            raise RiverError("`content` holds no image; Qwen2.5-VL inputs here always carry one or more")
+        for i, image in enumerate(images):
+            check_image(image, f"images[{i}]")
+        low, high = self._pixel_bounds(pixels)
+        vision = self.image_processor(
+            images=[_limit_aspect(image) for image in images],
+            size={"shortest_edge": low, "longest_edge": high},
+            return_tensors="pt",
+            input_data_format="channels_last",
+        )
+        parts = [{"type": "text", "text": p} if isinstance(p, str) else {"type": "image"} for p in content]
+        messages: Any = [{"role": "user", "content": parts}]
+        text = str(
+            self.tokenizer.apply_chat_template(
+                messages, chat_template=self._chat_template, tokenize=False, add_generation_prompt=True
+            )
+        )
+        if text.count(QWEN_IMAGE_PAD) != len(images):
+            raise RiverError(
+                f"the chat template of {self.model_id!r} puts {text.count(QWEN_IMAGE_PAD)} "
+                f"{QWEN_IMAGE_PAD} placeholders for {len(images)} images; use the checkpoint's own "
+                "tokenizer files (tokenizer_config.json, chat_template)"
+            )
+        merge = int(getattr(self.image_processor, "merge_size", 2))
+        counts = [int(grid.prod()) // merge**2 for grid in vision["image_grid_thw"]]
+        pieces = text.split(QWEN_IMAGE_PAD)  # one more piece than images
+        expanded = (QWEN_IMAGE_PAD * n + piece for n, piece in zip(counts, pieces[1:], strict=True))
+        text = pieces[0] + "".join(expanded)
+        inputs = self.tokenizer([text], return_tensors="pt")
+        image_id = self.tokenizer.convert_tokens_to_ids(QWEN_IMAGE_PAD)
+        inputs["mm_token_type_ids"] = (inputs["input_ids"] == image_id).int()  # 1 = image, 0 = text
+        inputs.update(vision)
+        return inputs
+
+    def _pixel_bounds(self, pixels: tuple[int, int]) -> tuple[int, int]:
+        size = self.image_processor.size
+        high = min(int(size["longest_edge"]), pixels[1])
+        return min(max(int(size["shortest_edge"]), pixels[0]), high), high
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the model, image processor and tokenizer (with its chat template) so
+        :func:`load_parts` rebuilds them."""
+        model = self.require_model()
+        model.save_pretrained(path)
+        self.image_processor.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    def close(self) -> None:
+        """Free the weights (idempotent)."""
+        self.model = None
+
+    def require_model(self) -> Qwen2_5_VLForConditionalGeneration:
+        if self.model is None:
+            raise RiverError(f"the Qwen2.5-VL model {self.model_id!r} was closed; load it again to use it")
+        return self.model
+
+
 class QwenVLDescriber:
     """Names and describes what is in an image; see :meth:`describe` and :meth:`list_objects`."""
 
@@ -79,13 +188,7 @@ class QwenVLDescriber:
         info: ModelInfo,
     ) -> None:
         self.info = info
-        self._model: Qwen2_5_VLForConditionalGeneration | None = model
-        # A Qwen2-VL image processor (PIL or torchvision backend): `size`, `merge_size` are its own.
-        self._image_processor: Any = image_processor
-        self._tokenizer = tokenizer
-        self._chat_template = tokenizer.chat_template or QWEN_VL_CHAT_TEMPLATE
-        ends = (tokenizer.convert_tokens_to_ids(t) for t in (QWEN_IM_END, QWEN_EOT))
-        self._stop_ids = sorted({i for i in ends if isinstance(i, int)})
+        self.chat = QwenVLChat(model, image_processor, tokenizer, info.model_id)
 
     def describe(self, crop: np.ndarray, category: str) -> str:
         """A ≤12-word lower-case phrase of the visible attributes of the ``category`` object filling
@@ -112,72 +215,22 @@ class QwenVLDescriber:
     ) -> str:
         """The raw greedy answer to ``prompt`` about ``image`` (special tokens removed, unparsed),
         with the image resized to within ``pixels`` = (min, max) pixels."""
-        model = self._require_model()
-        inputs = self.prepare_inputs(image, prompt, pixels).to(model.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=self._stop_ids,
-            pad_token_id=self._tokenizer.pad_token_id,
-        )
-        with torch.inference_mode():
-            # transformers types `generate`'s self as a protocol its own models do not satisfy
-            out = model.generate(**inputs, generation_config=config)  # type: ignore[misc]  # [1, prompt + new]
-        new_tokens = out[0, inputs["input_ids"].shape[1] :]
-        return str(self._tokenizer.decode(new_tokens, skip_special_tokens=True))
+        check_image(image)
+        return self.chat.generate([image, prompt], max_new_tokens=max_new_tokens, pixels=pixels)
 
     def prepare_inputs(self, image: np.ndarray, prompt: str, pixels: tuple[int, int]) -> BatchEncoding:
-        """Model inputs for one image and one user turn, as ``Qwen2_5_VLProcessor`` would build them,
-        with the image resized to within ``pixels`` = (min, max) pixels (also capped by the
-        checkpoint's own bounds)."""
+        """Model inputs for one image and one user turn (see :meth:`QwenVLChat.prepare_inputs`)."""
         check_image(image)
-        low, high = self._pixel_bounds(pixels)
-        vision = self._image_processor(
-            images=[_limit_aspect(image)],
-            size={"shortest_edge": low, "longest_edge": high},
-            return_tensors="pt",
-            input_data_format="channels_last",
-        )
-        messages: Any = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        text = self._tokenizer.apply_chat_template(
-            messages, chat_template=self._chat_template, tokenize=False, add_generation_prompt=True
-        )
-        if QWEN_IMAGE_PAD not in str(text):
-            raise RiverError(
-                f"the chat template of {self.info.model_id!r} puts no {QWEN_IMAGE_PAD} placeholder for "
-                "an image; use the checkpoint's own tokenizer files (tokenizer_config.json, chat_template)"
-            )
-        merge = int(getattr(self._image_processor, "merge_size", 2))
-        count = int(vision["image_grid_thw"][0].prod()) // merge**2
-        text = str(text).replace(QWEN_IMAGE_PAD, QWEN_IMAGE_PAD * count, 1)
-        inputs = self._tokenizer([text], return_tensors="pt")
-        image_id = self._tokenizer.convert_tokens_to_ids(QWEN_IMAGE_PAD)
-        inputs["mm_token_type_ids"] = (inputs["input_ids"] == image_id).int()  # 1 = image, 0 = text
-        inputs.update(vision)
-        return inputs
-
-    def _pixel_bounds(self, pixels: tuple[int, int]) -> tuple[int, int]:
-        size = self._image_processor.size
-        high = min(int(size["longest_edge"]), pixels[1])
-        return min(max(int(size["shortest_edge"]), pixels[0]), high), high
+        return self.chat.prepare_inputs([image, prompt], pixels)
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the model, image processor and tokenizer (with its chat template) so
         ``load(ModelSpec(str(path)), plan)`` rebuilds this stage."""
-        model = self._require_model()
-        model.save_pretrained(path)
-        self._image_processor.save_pretrained(path)
-        self._tokenizer.save_pretrained(path)
+        self.chat.save_pretrained(path)
 
     def close(self) -> None:
         """Free the weights (idempotent)."""
-        self._model = None
-
-    def _require_model(self) -> Qwen2_5_VLForConditionalGeneration:
-        if self._model is None:
-            raise RiverError(f"the describer {self.info.model_id!r} was closed; load it again to use it")
-        return self._model
+        self.chat.close()
 
 
 # --- parsing: model text → clean phrases ---------------------------------------------------------
@@ -258,6 +311,25 @@ def _drop_article(words: list[str]) -> list[str]:
 
 def load(spec: ModelSpec, plan: DevicePlan) -> QwenVLDescriber:
     """Load a Qwen2.5-VL checkpoint (a Hugging Face id in the cache, or a local directory)."""
+    model, image_processor, tokenizer = load_parts(spec, plan)
+    info = ModelInfo("describer", spec.model_id, revision_of(model, spec))
+    return QwenVLDescriber(model, image_processor, tokenizer, info)
+
+
+def tiny(*, seed: int = 0, plan: DevicePlan) -> QwenVLDescriber:
+    """The same classes at tiny size (random weights from ``seed``), images of ≤ 16 visual tokens.
+    Random weights generate random bytes: the parsers turn them into "" / [] or stray words."""
+    model, image_processor, tokenizer = tiny_parts(seed=seed, plan=plan)
+    info = ModelInfo("describer", "tiny:Qwen2_5_VLForConditionalGeneration")
+    return QwenVLDescriber(model, image_processor, tokenizer, info)
+
+
+Parts = tuple[Qwen2_5_VLForConditionalGeneration, BaseImageProcessor, PreTrainedTokenizerBase]
+
+
+def load_parts(spec: ModelSpec, plan: DevicePlan) -> Parts:
+    """Model, image processor and tokenizer of a checkpoint (hub id in the cache, or a directory),
+    the model placed by ``plan``; a missing checkpoint is one :class:`ModelUnavailableError` line."""
     files = "config.json, weights, preprocessor and tokenizer files"
     with loading(spec, what="Qwen2.5-VL", files=files) as src:
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
@@ -266,13 +338,12 @@ def load(spec: ModelSpec, plan: DevicePlan) -> QwenVLDescriber:
         image_processor = AutoImageProcessor.from_pretrained(src.model_id, **src.kwargs)
         tokenizer = AutoTokenizer.from_pretrained(src.model_id, **src.kwargs)
     place(model, plan)
-    info = ModelInfo("describer", spec.model_id, revision_of(model, spec))
-    return QwenVLDescriber(model, image_processor, tokenizer, info)
+    return model, image_processor, tokenizer
 
 
-def tiny(*, seed: int = 0, plan: DevicePlan) -> QwenVLDescriber:
-    """The same classes at tiny size (random weights from ``seed``), images of ≤ 16 visual tokens.
-    Random weights generate random bytes: the parsers turn them into "" / [] or stray words."""
+def tiny_parts(*, seed: int = 0, plan: DevicePlan) -> Parts:
+    """The parts at tiny size: :func:`tiny_config` with random weights from ``seed`` (the global
+    RNG is left as it was), the byte tokenizer, an image processor capped at 4–16 visual tokens."""
     tokenizer = qwen_tokenizer()
     config = tiny_config(tokenizer)
     with torch.random.fork_rng(devices=[]):
@@ -280,8 +351,7 @@ def tiny(*, seed: int = 0, plan: DevicePlan) -> QwenVLDescriber:
         model = Qwen2_5_VLForConditionalGeneration(config)
     place(model, plan)
     image_processor = Qwen2VLImageProcessorPil(min_pixels=4 * TOKEN_PIXELS, max_pixels=16 * TOKEN_PIXELS)
-    info = ModelInfo("describer", "tiny:Qwen2_5_VLForConditionalGeneration")
-    return QwenVLDescriber(model, image_processor, tokenizer, info)
+    return model, image_processor, tokenizer
 
 
 def tiny_config(tokenizer: PreTrainedTokenizerBase | None = None) -> Qwen2_5_VLConfig:

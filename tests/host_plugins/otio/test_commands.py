@@ -160,3 +160,10 @@ def test_output_equal_to_the_input_is_refused(cut: Path, capsys, monkeypatch) ->
                        "--select", "all", "--out", "./cut.otio", "--overwrite")  # fmt: skip
     assert code == 2 and "cut.otio" in err and err.count("\n") == 1
     assert cut.read_bytes() == before
+
+
+def test_with_matte_needs_the_matte(cut: Path, capsys) -> None:
+    out = str(cut.parent / "m.otio")
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", out, "--with-matte", "--deliver", "media")  # fmt: skip
+    assert code == 2 and "--with-matte" in err and "--deliver" in err

@@ -9,12 +9,14 @@ import tempfile
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import opentimelineio as otio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from host_plugins.otio import layback
 from host_plugins.otio.clips import ClipEntry
 from host_plugins.otio.layback import (
     SpanMarker,
@@ -377,6 +379,29 @@ def test_property_river_clips_sit_exactly_over_their_clips_after_a_write_and_a_r
                 overlap = a.entry.record[0] < b.entry.record[1] and b.entry.record[0] < a.entry.record[1]
                 if overlap and a.entry.track_index < b.entry.track_index:
                     assert level[a.job_id] < level[b.job_id]
+
+
+def _layers_by_comparing_all(results: list) -> list[list]:
+    """The layering rule spelled out: one above the highest result placed so far that it overlaps."""
+    order = sorted(range(len(results)), key=lambda i: (results[i].entry.track_index, results[i].entry.record))
+    level: dict[int, int] = {}
+    for i in order:
+        a0, a1 = results[i].entry.record
+        below = [
+            level[j] for j in level if a0 < results[j].entry.record[1] and results[j].entry.record[0] < a1
+        ]
+        level[i] = max(below, default=-1) + 1
+    layers: list[list] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for i in order:
+        layers[level[i]].append(results[i])
+    return layers
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60), st.integers(0, 20)), max_size=40))
+def test_property_layers_follow_the_rule_in_one_bisection_per_layer(spans) -> None:
+    results = [SimpleNamespace(entry=SimpleNamespace(track_index=t, record=(a, a + n))) for t, a, n in spans]
+    assert layback._layers(results) == _layers_by_comparing_all(results)
 
 
 # --- check_output and atomic writes -----------------------------------------------------------------------

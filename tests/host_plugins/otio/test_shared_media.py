@@ -19,7 +19,7 @@ from host_plugins.otio.read import read_timeline
 from river_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
-pytestmark = [pytest.mark.slow, pytest.mark.shared_media]
+pytestmark = [pytest.mark.slow, pytest.mark.shared_media, pytest.mark.timeout(1800)]
 
 
 def placed(track: otio.schema.Track, rate) -> list[tuple[str, int, int]]:

@@ -81,11 +81,11 @@ def test_inputs_follow_the_processor_layout(describer: q.QwenVLDescriber, frame:
     inputs = describer.prepare_inputs(frame, "What is this?", q.DESCRIBE_PIXELS)
     t, h, w = inputs["image_grid_thw"][0].tolist()
     n_image = t * h * w // 4  # one token per 2×2 merge
-    image_id = describer._tokenizer.convert_tokens_to_ids(q.QWEN_IMAGE_PAD)
+    image_id = describer.chat.tokenizer.convert_tokens_to_ids(q.QWEN_IMAGE_PAD)
     assert int((inputs["input_ids"] == image_id).sum()) == n_image
     assert int(inputs["mm_token_type_ids"].sum()) == n_image
     assert inputs["pixel_values"].shape[0] == t * h * w
-    text = describer._tokenizer.decode(inputs["input_ids"][0])
+    text = describer.chat.tokenizer.decode(inputs["input_ids"][0])
     assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
     assert "What is this?<|im_end|>" in text
 
@@ -93,10 +93,10 @@ def test_inputs_follow_the_processor_layout(describer: q.QwenVLDescriber, frame:
 def test_visual_tokens_are_bounded_per_task(describer: q.QwenVLDescriber, frame: np.ndarray) -> None:
     """With the checkpoint's own (huge) pixel bounds, our caps decide: a frame costs ≤ 512 tokens
     as a whole and ≤ 256 as a crop; a small crop is enlarged to ≥ 64."""
-    model = describer._model
+    model = describer.chat.model
     assert model is not None
     real_bounds = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=28 * 28 * 16384)
-    stage = q.QwenVLDescriber(model, real_bounds, describer._tokenizer, describer.info)
+    stage = q.QwenVLDescriber(model, real_bounds, describer.chat.tokenizer, describer.info)
 
     def tokens(image: np.ndarray, pixels: tuple[int, int]) -> int:
         return int(stage.prepare_inputs(image, "x", pixels)["image_grid_thw"][0].prod()) // 4
