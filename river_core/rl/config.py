@@ -29,6 +29,7 @@ from river_core.errors import RiverError
 
 LOSS_TYPES: Final = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS: Final = ("group", "batch", "none")
+PROMPT_STYLES: Final = ("full", "small")  # river_core.reasoning.reasoner.PROMPT_STYLES
 
 
 class ConfigError(RiverError, ValueError):
@@ -50,11 +51,19 @@ class TrainConfig:
     tiny_layers: int = field(default=2, metadata={"help": "Layers of the tiny model."})
     seed: int = field(default=0, metadata={"help": "Seeds the model, LoRA, data order and sampling."})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, … (None: the best available)."})
+    prompt: str = field(
+        default="full",
+        metadata={
+            "help": "The reasoner's prompt style (ReasonerSettings.prompt): `full` (API reference, compact "
+            "view, ~13k byte tokens) or `small` (object index, a few hundred tokens). Training, evaluation "
+            "and `river reason` (from OUT/model/reasoner.json) build the same prompt."
+        },
+    )
     max_prompt_tokens: int | None = field(
         default=None,
         metadata={
             "help": "Keep only the last N prompt tokens (the request sits at the end). None: the whole "
-            "prompt, as inference sends it. A CPU recipe needs a cut: full prompts are ~13k byte tokens."
+            "prompt, as inference sends it (a cut prompt differs from inference's: prefer `prompt: small`)."
         },
     )
     max_completion_tokens: int = field(
@@ -133,6 +142,8 @@ class TrainConfig:
             raise ConfigError(f"`beta` must be 0 or more, got {self.beta}")
         if self.lora_r < 0:
             raise ConfigError(f"`lora_r` must be 0 (full fine-tuning) or more, got {self.lora_r}")
+        if self.prompt not in PROMPT_STYLES:
+            raise ConfigError(f"`prompt` must be one of {PROMPT_STYLES}, got {self.prompt!r}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 16:
             raise ConfigError(
                 f"`max_prompt_tokens` must be at least 16 or null, got {self.max_prompt_tokens}"

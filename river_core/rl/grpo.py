@@ -96,6 +96,7 @@ def episodes_of(tasks: list[Task], config: TrainConfig, llm: TransformersLLM) ->
             llm,
             max_execute_rounds=config.max_execute_rounds,
             max_prompt_tokens=config.max_prompt_tokens,
+            prompt=config.prompt,
         )
         for t in tasks
     ]
@@ -218,7 +219,7 @@ def train(
             )
             summary["sft_loss_first_last"] = [losses[0], losses[-1]]
             llm = TransformersLLM(merged(model), llm.tokenizer, info=llm.info, plan=llm.plan)
-            save_policy(llm.model, llm.tokenizer, sft_dir)
+            save_policy(llm.model, llm.tokenizer, sft_dir, config)
         if do_eval:
             summary["eval_after_sft"] = evaluate(llm, test_eps, sandbox, config).to_json()
     # 3. GRPO
@@ -227,7 +228,7 @@ def train(
             llm, train_eps, sandbox, config, out / "grpo", resume=resume, log=log, progress=progress
         )
     # 4. Save, plot, evaluate
-    save_policy(llm.model, llm.tokenizer, out / "model")
+    save_policy(llm.model, llm.tokenizer, out / "model", config)
     if do_eval:
         summary["eval_after"] = evaluate(llm, test_eps, sandbox, config).to_json()
     from river_core.rl.plot import plot_rewards

@@ -59,15 +59,17 @@ def prepare(
     *,
     max_execute_rounds: int = 4,
     max_prompt_tokens: int | None = None,
+    prompt: str = "full",
 ) -> Episode:
     """The episode of ``task`` (twin paths relative to ``base``); the prompt is built by the reasoner's
-    own :meth:`~river_core.reasoning.reasoner.Reasoner.build_prompt` and chat template. With
+    own :meth:`~river_core.reasoning.reasoner.Reasoner.build_prompt` and chat template (``prompt``: the
+    style, as ``ReasonerSettings.prompt``). With
     ``max_prompt_tokens`` only the last tokens are kept (the request is at the end)."""
     path = task.twin_path(base)
     if path is None:
         raise RiverError(f"task {task.id}: its source is media; train on twin tasks (`river data synth`)")
     twin = load_twin(path)
-    settings = ReasonerSettings(max_execute_rounds=max_execute_rounds)
+    settings = ReasonerSettings(max_execute_rounds=max_execute_rounds, prompt=prompt)
     system, user, _ = Reasoner(llm, sandbox=_NO_SANDBOX, settings=settings).build_prompt(twin, task.query)
     prompt, prefill = llm.render_prompt(system, user)
     ids = llm.encode(prompt)

@@ -86,11 +86,17 @@ def merged(model: Any) -> PreTrainedModel:
     return model
 
 
-def save_policy(model: Any, tokenizer: PreTrainedTokenizerBase, out: Path) -> Path:
-    """Write the model (adapter merged) and tokenizer: ``--llm transformers:OUT`` loads it."""
+def save_policy(
+    model: Any, tokenizer: PreTrainedTokenizerBase, out: Path, config: TrainConfig | None = None
+) -> Path:
+    """Write the model (adapter merged) and tokenizer: ``--llm transformers:OUT`` loads it. With
+    ``config``, also ``reasoner.json`` (the prompt style it was trained on; ``river reason`` reads it)."""
     out.mkdir(parents=True, exist_ok=True)
     merged(model).save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if config is not None:
+        settings = {"prompt": config.prompt, "max_execute_rounds": config.max_execute_rounds}
+        (out / "reasoner.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return out
 
 
