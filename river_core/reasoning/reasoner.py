@@ -151,9 +151,7 @@ class Reasoner:
             raise RiverError('the query is empty; describe the edit, e.g. "make the dog look like bronze"')
         if self.settings.prompt == "small":
             text = index_view(twin)
-            system = SMALL_SYSTEM_PROMPT.format(
-                max_rounds=self.settings.max_execute_rounds, api=SMALL_API
-            )
+            system = SMALL_SYSTEM_PROMPT.format(max_rounds=self.settings.max_execute_rounds, api=SMALL_API)
             user = USER_PROMPT.format(view=text, query=query.strip())
             return system, user, {"format": "index", "tokens": estimate_tokens(text), "notes": []}
         view = compact_view(twin, budget_tokens=self.settings.budget_tokens)

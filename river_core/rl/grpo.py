@@ -299,6 +299,7 @@ def make_trainer(
     *,
     log: Callable[[dict[str, Any]], None] | None = None,
     rollout_func: Any = None,
+    callbacks: list[Any] | None = None,
 ) -> Any:
     """A ``GRPOTrainer`` over ``episodes`` with the protocol rollout function and our rewards."""
     from datasets import Dataset
@@ -333,7 +334,7 @@ def make_trainer(
         processing_class=llm.tokenizer,
         peft_config=lora_config(config),
         rollout_func=rollout_func,
-        callbacks=[_Log()],
+        callbacks=[_Log(), *(callbacks or [])],
     )
 
 
@@ -347,9 +348,11 @@ def run_grpo(
     resume: bool,
     log: Callable[[dict[str, Any]], None] | None,
     progress: bool = True,
+    callbacks: list[Any] | None = None,
 ) -> TransformersLLM:
-    """GRPO from ``llm`` (the reference); returns the trained policy with its adapter merged."""
-    trainer = make_trainer(llm, episodes, sandbox, config, output_dir, log=log)
+    """GRPO from ``llm`` (the reference); returns the trained policy with its adapter merged.
+    ``resume``: continue from the last ``output_dir/checkpoint-*`` (optimizer, scheduler, RNG, step)."""
+    trainer = make_trainer(llm, episodes, sandbox, config, output_dir, log=log, callbacks=callbacks)
     checkpoint = resume and any(output_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     model = merged(trainer.accelerator.unwrap_model(trainer.model))

@@ -239,8 +239,12 @@ def make_rollout_func(
 ) -> RolloutFunc:
     """TRL's ``rollout_func(prompts, trainer)``: ``prompts`` are episode keys (each already repeated
     ``num_generations`` times); returns prompt_ids, completion_ids, logprobs (None: TRL recomputes
-    them), env_mask, and ``scored`` (a :class:`Scored` per completion) for the reward functions."""
+    them), env_mask, and ``scored`` (a :class:`Scored` per completion) for the reward functions.
+
+    Sampling seeds come from ``seed``, the trainer's global step and the call within that step, so a
+    run resumed from a checkpoint samples what the uninterrupted run sampled."""
     calls = [0]
+    last_step: list[int | None] = [None]
 
     def rollout_func(prompts: list[str], trainer: Any) -> dict[str, list[Any]]:
         model = trainer.accelerator.unwrap_model(trainer.model)
@@ -248,6 +252,10 @@ def make_rollout_func(
         was_training = model.training
         model.eval()
         out: dict[str, list[Any]] = {"prompt_ids": [], "completion_ids": [], "env_mask": [], "scored": []}
+        step = getattr(getattr(trainer, "state", None), "global_step", None)
+        calls[0] = calls[0] + 1 if step is None or step == last_step[0] else 0
+        last_step[0] = step
+        base = calls[0] if step is None else step * 16 + calls[0]
         try:
             for k, key in enumerate(prompts):
                 episode = episodes[key]
@@ -259,14 +267,13 @@ def make_rollout_func(
                     max_execute_rounds=max_execute_rounds,
                     temperature=temperature,
                     top_p=top_p,
-                    seed=(seed * 1_000_003 + calls[0] * 1009 + k) % MAX_SEED,
+                    seed=(seed * 1_000_003 + base * 1009 + k) % MAX_SEED,
                 )
                 out["prompt_ids"].append(episode.prompt_ids)
                 out["completion_ids"].append(rollout.completion_ids or [tokenizer.eos_token_id])
                 out["env_mask"].append(rollout.env_mask or [1])
                 out["scored"].append(score(rollout, max_execute_rounds=max_execute_rounds))
         finally:
-            calls[0] += 1
             if was_training:
                 model.train()
         return {**out, "logprobs": None}  # type: ignore[dict-item]

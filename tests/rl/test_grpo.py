@@ -100,25 +100,32 @@ def test_loss_is_deepseekmath_grpo_and_injected_tokens_get_no_gradient(tmp_path:
     assert torch.allclose(loss.detach(), expected, atol=1e-5), (float(loss), float(expected))
 
 
-@pytest.mark.skip(reason="unfinished: a forward hook on lm_head captured nothing inside TRL's compute_loss")
 def test_injected_tokens_get_no_gradient(tmp_path: Path) -> None:
+    """The loss reaches the model only through TRL's per-token log-probabilities: d loss / d logp[i, j]
+    is exactly 0 for every injected token (env mask 0) and not 0 for every sampled one."""
     trainer, _ = _trainer(tmp_path, _config())
     model = trainer.model
     trainer.current_gradient_accumulation_steps = 1
     inputs = trainer._generate_and_score_completions([{"prompt": "a"}] * 4)
-    captured: list[torch.Tensor] = []
-    hook = model.base_model.model.lm_head.register_forward_hook(
-        lambda m, i, o: (o.retain_grad(), captured.append(o))
-    )
-    trainer.compute_loss(model, inputs).backward()
-    hook.remove()
-    # logits row j predicts completion token j: rows of injected tokens get exactly zero gradient
-    grad = captured[-1].grad  # [B, K + 1, V]
-    assert grad is not None
+    original = trainer._get_per_token_logps_and_entropies
+    probes: list[torch.Tensor] = []
+
+    def probed(*args: Any, **kwargs: Any) -> Any:
+        logps, entropies, aux = original(*args, **kwargs)
+        if not torch.is_grad_enabled():
+            return logps, entropies, aux  # the reference's, under no_grad
+        probe = torch.zeros_like(logps, requires_grad=True)  # [B, K]
+        probes.append(probe)
+        return logps + probe, entropies, aux
+
+    trainer._get_per_token_logps_and_entropies = probed  # type: ignore[method-assign]
+    loss = trainer.compute_loss(model, inputs)
+    assert len(probes) == 1
+    (grad,) = torch.autograd.grad(loss, probes[0])
     for i, mask in enumerate(MASKS):
         for j, keep in enumerate(mask):
-            row = grad[i, j]
-            assert (row.abs().sum() > 0) if keep else torch.all(row == 0), (i, j, keep)
+            assert (grad[i, j] != 0) if keep else (grad[i, j] == 0), (i, j, keep, float(grad[i, j]))
+        assert torch.all(grad[i, len(mask) :] == 0)  # padding
 
 
 def test_hostile_code_is_contained_penalised_and_training_continues(
