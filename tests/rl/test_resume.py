@@ -65,7 +65,7 @@ def _losses(records: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
 def test_crash_then_resume_matches_the_uninterrupted_run(tmp_path: Path, synth_dir: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
     config = _config(synth_dir)
     whole, policy = _run(config, tmp_path / "whole", sandbox, resume=False, crash_at=None)
-    first, none = _run(config, tmp_path / "split", sandbox, resume=False, crash_at=3)
+    _, none = _run(config, tmp_path / "split", sandbox, resume=False, crash_at=3)
     assert none is None and (tmp_path / "split" / "checkpoint-2").is_dir()
     second, resumed = _run(config, tmp_path / "split", sandbox, resume=True, crash_at=None)
     expected, got = _losses(whole), _losses(second)
