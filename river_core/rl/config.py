@@ -90,6 +90,13 @@ class TrainConfig:
     sft_epochs: float = field(default=0.0, metadata={"help": "Epochs of SFT before GRPO (0: none)."})
     sft_lr: float = field(default=1e-4, metadata={"help": "SFT learning rate (AdamW)."})
     sft_batch_size: int = field(default=4, metadata={"help": "Oracle rollouts per SFT step."})
+    sft_lora: bool = field(
+        default=True,
+        metadata={
+            "help": "SFT trains a LoRA adapter (then merged); false: every weight (a random tiny model has "
+            "nothing for LoRA to adapt). GRPO uses LoRA either way, its reference the warm start."
+        },
+    )
     # -- GRPO (paper §3.2: DeepSeekMath GRPO with a KL to the reference)
     grpo_epochs: float = field(default=10.0, metadata={"help": "Passes over the train tasks."})
     grpo_max_steps: int = field(default=-1, metadata={"help": "Stop after N optimizer steps (-1: epochs)."})

@@ -205,7 +205,7 @@ def train(
                     continue
                 oracles.append(o.rollout)
             summary["sft_rollouts"], summary["sft_skipped"] = len(oracles), skipped
-            model = with_lora(llm.model, config)
+            model = with_lora(llm.model, config) if config.sft_lora else llm.model
             losses = sft(
                 model,
                 oracles,
@@ -230,7 +230,8 @@ def train(
     # 4. Save, plot, evaluate
     save_policy(llm.model, llm.tokenizer, out / "model", config)
     if do_eval:
-        summary["eval_after"] = evaluate(llm, test_eps, sandbox, config).to_json()
+        after = summary.get("eval_after_sft") if not do_grpo else None
+        summary["eval_after"] = after or evaluate(llm, test_eps, sandbox, config).to_json()
     from river_core.rl.plot import plot_rewards
 
     summary["plot"] = str(plot_rewards(out / "metrics.jsonl", out / "rewards.png"))

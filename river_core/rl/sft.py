@@ -43,6 +43,7 @@ def build_policy(config: TrainConfig) -> TransformersLLM:
     model_config.hidden_size = config.tiny_hidden
     model_config.intermediate_size = 2 * config.tiny_hidden
     model_config.num_hidden_layers = config.tiny_layers
+    model_config.layer_types = ["full_attention"] * config.tiny_layers  # computed for tiny_config's 2
     model_config.num_attention_heads = max(1, config.tiny_hidden // 16)
     model_config.num_key_value_heads = 1
     with torch.random.fork_rng(devices=[]):
