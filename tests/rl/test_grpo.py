@@ -106,6 +106,7 @@ def test_injected_tokens_get_no_gradient(tmp_path: Path) -> None:
     model = trainer.model
     trainer.current_gradient_accumulation_steps = 1
     inputs = trainer._generate_and_score_completions([{"prompt": "a"}] * 4)
+    inputs["advantages"] = torch.tensor([1.0, -0.5, 0.25, -0.75])  # none zero, whatever the group scored
     original = trainer._get_per_token_logps_and_entropies
     probes: list[torch.Tensor] = []
 
