@@ -57,8 +57,12 @@ def _run(config: TrainConfig, out: Path, sandbox: Any, *, resume: bool, crash_at
     return records, policy
 
 
-def _losses(records: list[dict[str, Any]]) -> dict[int, tuple[float, float]]:
-    return {r["step"]: (r["loss"], r["reward"]) for r in records if "loss" in r and "reward" in r}
+def _losses(records: list[dict[str, Any]]) -> dict[int, tuple[float, float, float]]:
+    # the entropy of the sampled tokens tells whether the resumed run sampled the same rollouts (a random
+    # tiny policy's rewards all tie, so its loss alone would not)
+    return {
+        r["step"]: (r["loss"], r["reward"], r["entropy"]) for r in records if "loss" in r and "reward" in r
+    }
 
 
 @pytest.mark.slow
