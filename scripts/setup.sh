@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 profile="${RIVER_PROFILE:-cpu}"
 case "$profile" in
-  cpu) constraints=constraints/cpu.txt; default_extras=engine,host,dev ;;
+  cpu) constraints=constraints/cpu.txt; default_extras=engine,host,dev,train ;;
   gpu) constraints=constraints/gpu.txt; default_extras=gpu,host,dev ;;
   *) echo "setup: RIVER_PROFILE must be cpu or gpu, not '$profile'" >&2; exit 2 ;;
 esac

@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from river_core import __version__
-from river_core.cli import data, demo, edit, media, reasoning, twin
+from river_core.cli import data, demo, edit, media, reasoning, train, twin
 from river_core.cli.common import flag
 from river_core.errors import Cancelled, RiverError, UsageError
 from river_core.request import RequestError
@@ -130,6 +130,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     reasoning.add_commands(groups, common)
     edit.add_command(groups, common)
     data.add_commands(groups, common)
+    train.add_commands(groups, common)
     for extend in extensions:
         extend(groups, common)
     demo.add_command(groups, common)

@@ -59,6 +59,12 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--budget-tokens", type=int, metavar="N", help="token budget of the twin view in the prompt"
     )
+    p.add_argument(
+        "--prompt",
+        choices=("full", "small"),
+        help="prompt style: full (API reference, compact view) or small (object index, for small trained "
+        "models); default: the `prompt` in DIR/reasoner.json of --llm transformers:DIR, else full",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, help="sampling temperature (default 0.6; 0 = greedy)")
     p.add_argument(
@@ -256,6 +262,19 @@ def _twin_for(args: argparse.Namespace) -> tuple[TwinDocument, str]:
     return outcome.twin, str(path)
 
 
+def _trained_prompt(spec: str) -> str | None:
+    """The prompt style a model was trained with (``river train`` writes DIR/reasoner.json)."""
+    kind, _, where = spec.partition(":")
+    path = Path(where) / "reasoner.json"
+    if kind != "transformers" or not path.is_file():
+        return None
+    try:
+        prompt = json.loads(path.read_text(encoding="utf-8")).get("prompt")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return prompt if isinstance(prompt, str) else None
+
+
 def cmd_reason(args: argparse.Namespace) -> int:
     from river_core.atomic import write_bytes_atomic
     from river_core.reasoning.llms import load_llm
@@ -279,6 +298,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
         budget_tokens=args.budget_tokens,
         temperature=args.temperature if args.temperature is not None else defaults.temperature,
         seed=args.seed,
+        prompt=args.prompt or _trained_prompt(args.llm) or defaults.prompt,
     )
     reasoner = Reasoner(llm, settings=settings)
     warn_isolation(reasoner.sandbox.isolation, quiet=args.quiet)

@@ -422,6 +422,28 @@ def _render(doc: TwinDocument, level: _Level, notes: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+INDEX_TITLE: Final = "RIVER twin index 1"
+
+
+def index_view(doc: TwinDocument) -> str:
+    """The shortest view of a twin: one line per object (id, category, attributes, the frame runs where
+    it is visible), no positions. For small models (``ReasonerSettings(prompt="small")``): their code
+    asks the twin functions for positions, depths and sizes.
+
+    >>> # obj 3 "cup" "red ceramic cup" seen 0-47
+    """
+    video = doc.video
+    start, end = video.frame_range.start, video.frame_range.end
+    tracks = _tracks(doc, _LADDER[0])
+    lines = [INDEX_TITLE, f"frames {start}-{end - 1} objects {len(tracks)}"]
+    for track in tracks:
+        for (category, attributes), frames in track.labels:
+            lines.append(
+                f"obj {track.id} {_safe_json(category)} {_safe_json(attributes)} seen {_runs_text(frames)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 

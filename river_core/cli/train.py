@@ -1,0 +1,85 @@
+"""``river train sft|grpo``: train the reasoner on tasks with exact answers (trainer/README.md).
+
+Handlers import torch, peft and TRL only when they run (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from river_core.errors import UsageError
+
+
+def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    train = groups.add_parser("train", help="train the reasoner (SFT warm start, GRPO)", parents=[common])
+    cmds = train.add_subparsers(title="train commands", metavar="COMMAND")
+    for name, help_text, handler in (
+        ("sft", "supervised warm start on oracle rollouts (loss on the model's own tokens)", cmd_train_sft),
+        (
+            "grpo",
+            "GRPO with the protocol rollouts and the paper's rewards (after OUT/sft if present)",
+            cmd_train_grpo,
+        ),
+    ):
+        p = cmds.add_parser(name, parents=[common], help=help_text)
+        p.add_argument(
+            "--config", type=Path, required=True, help="a recipe, e.g. trainer/configs/tiny-cpu.yaml"
+        )
+        p.add_argument(
+            "--out", type=Path, required=True, help="run folder: model/, metrics.jsonl, rewards.png"
+        )
+        p.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a recipe key (typed), e.g. --set grpo_lr=1e-5; repeatable",
+        )
+        p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+        p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+        p.add_argument("--json", action="store_true", help="print summary.json")
+        p.set_defaults(handler=handler)
+
+
+def _run(args: argparse.Namespace, *, grpo: bool) -> int:
+    from river_core.rl.config import ConfigError, load_config
+    from river_core.rl.grpo import train
+
+    if not args.config.is_file():
+        raise UsageError(
+            f"--config {str(args.config)!r} does not exist; try trainer/configs/tiny-cpu.yaml", field="config"
+        )
+    try:
+        config = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        raise UsageError(str(exc), field="set") from None
+    summary = train(
+        config,
+        args.out,
+        resume=args.resume,
+        do_sft=True,
+        do_grpo=grpo,
+        do_eval=not args.no_eval,
+        progress=not getattr(args, "quiet", False),
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        model = args.out / "model"
+        print(f"wrote {model} (load with --llm transformers:{model}), metrics.jsonl, rewards.png")
+        for key in ("eval_before", "eval_after_sft", "eval_after"):
+            if key in summary:
+                print(f"{key}: mean reward {summary[key]['mean_reward']:.3f}")
+    return 0
+
+
+def cmd_train_sft(args: argparse.Namespace) -> int:
+    return _run(args, grpo=False)
+
+
+def cmd_train_grpo(args: argparse.Namespace) -> int:
+    return _run(args, grpo=True)
