@@ -46,22 +46,6 @@ from host_plugins.otio.write import check_output, write_timeline
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
-EPILOG = """selection (--select, repeatable; kinds narrow each other, one kind adds up):
-  clip:NAME        clips by name (wildcards: clip:shot_*)
-  track:NAME|N     a video track by name or number (track:2 or track:V2)
-  range:IN-OUT     record timecode, OUT exclusive: clips are cut to it (range:01:00:02:00-01:00:04:00)
-  marker:NAME      clips under markers of that name (timeline, track or clip markers)
-  all              every video clip
-
-examples:
-  river timeline info cut.xml --search-path /Volumes/RAID/Footage
-  river timeline edit cut.otio "blur whoever touches the ball last" --select track:V1 --out cut_river.otio
-  river timeline edit cut.fcpxml --targets dog --op blur --select clip:Dog* --out cut_river.fcpxml --dry-run
-  river timeline mark cut.xml "when does the dog jump" --select all --out cut_marked.xml
-  river timeline rerender cut_river.otio --out cut_river2.otio --steps 50
-
-The input timeline is never written. exit: 0 done, 1 failed, 2 bad input, 3 some clips failed
-(the timeline holds the ones that succeeded), 130 cancelled."""
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -220,12 +204,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     _report_skipped(sel, args)
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        caps = client.capabilities()
-        for j in jobs:
-            check_choices(j.spec, caps)
-        _unique_folders(jobs, caps, folder)
-        batch = Batch(client, jobs, say=_say(args), progress=not args.quiet and not args.json)
-        cancelled = run_batch(batch, confirm=args.confirm)
+        caps, cancelled = _run_on_server(client, jobs, folder, args, confirm=args.confirm)
         done = [j for j in jobs if j.state == bridge_pb2.JOB_STATE_SUCCEEDED]
         results, failures = [], [(j, j.failure) for j in jobs if j.failure and not cancelled]
         for j in done:
@@ -376,10 +355,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
     _report_skipped(sel, args)
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        caps = client.capabilities()
-        _unique_folders(jobs, caps, folder)
-        batch = Batch(client, jobs, say=_say(args), progress=not args.quiet and not args.json)
-        cancelled = run_batch(batch, confirm=False)
+        _, cancelled = _run_on_server(client, jobs, folder, args)
     markers: list[SpanMarker] = []
     failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]
     for j in jobs:
@@ -471,10 +447,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         return EXIT_OK
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        caps = client.capabilities()
-        _unique_folders(jobs, caps, folder)
-        batch = Batch(client, jobs, say=_say(args), progress=not args.quiet and not args.json)
-        cancelled = run_batch(batch, confirm=False)
+        caps, cancelled = _run_on_server(client, jobs, folder, args)
         failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]
         swaps = []
         for j in jobs:
@@ -594,6 +567,19 @@ def _context(loaded: LoadedTimeline) -> dict[str, str]:
 
 def _targets_label(settings: dict[str, Any]) -> str:
     return f"{settings['op'] or 'generate'} {','.join(settings['targets'] or [])}".strip()
+
+
+def _run_on_server(
+    client: RiverClient, jobs: list[ClipJob], folder: str, args: argparse.Namespace, *, confirm: bool = False
+) -> tuple[bridge_pb2.Capabilities, bool]:
+    """Check the specs against the server's lists, give the batch its own output folder, run it (Ctrl-C
+    cancels it all). Returns the capabilities and whether the batch was cancelled."""
+    caps = client.capabilities()
+    for j in jobs:
+        check_choices(j.spec, caps)
+    _unique_folders(jobs, caps, folder)
+    batch = Batch(client, jobs, say=_say(args), progress=not args.quiet and not args.json)
+    return caps, run_batch(batch, confirm=confirm)
 
 
 def _unique_folders(jobs: list[ClipJob], caps: bridge_pb2.Capabilities, folder: str) -> None:
