@@ -201,10 +201,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.dry_run:
         return dry_run(clip_map.loaded, sel, jobs, args)
-    _report_skipped(sel, args)
+    report_skipped(sel, args)
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        caps, cancelled = _run_on_server(client, jobs, folder, args, confirm=args.confirm)
+        caps, cancelled = run_on_server(client, jobs, folder, args, confirm=args.confirm)
         done = [j for j in jobs if j.state == bridge_pb2.JOB_STATE_SUCCEEDED]
         results, failures = [], [(j, j.failure) for j in jobs if j.failure and not cancelled]
         for j in done:
@@ -352,10 +352,10 @@ def cmd_mark(args: argparse.Namespace) -> int:
                       host_context=_context(loaded))  # fmt: skip
     if args.dry_run:
         return dry_run(loaded, sel, jobs, args)
-    _report_skipped(sel, args)
+    report_skipped(sel, args)
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        _, cancelled = _run_on_server(client, jobs, folder, args)
+        _, cancelled = run_on_server(client, jobs, folder, args)
     markers: list[SpanMarker] = []
     failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]
     for j in jobs:
@@ -447,7 +447,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         return EXIT_OK
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
-        caps, cancelled = _run_on_server(client, jobs, folder, args)
+        caps, cancelled = run_on_server(client, jobs, folder, args)
         failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]
         swaps = []
         for j in jobs:
@@ -569,7 +569,7 @@ def _targets_label(settings: dict[str, Any]) -> str:
     return f"{settings['op'] or 'generate'} {','.join(settings['targets'] or [])}".strip()
 
 
-def _run_on_server(
+def run_on_server(
     client: RiverClient, jobs: list[ClipJob], folder: str, args: argparse.Namespace, *, confirm: bool = False
 ) -> tuple[bridge_pb2.Capabilities, bool]:
     """Check the specs against the server's lists, give the batch its own output folder, run it (Ctrl-C
@@ -578,7 +578,7 @@ def _run_on_server(
     for j in jobs:
         check_choices(j.spec, caps)
     _unique_folders(jobs, caps, folder)
-    batch = Batch(client, jobs, say=_say(args), progress=not args.quiet and not args.json)
+    batch = Batch(client, jobs, say=say_to(args), progress=not args.quiet and not args.json)
     return caps, run_batch(batch, confirm=confirm)
 
 
@@ -594,14 +594,14 @@ def _unique_folders(jobs: list[ClipJob], caps: bridge_pb2.Capabilities, folder: 
         j.spec.output = name + j.spec.output[len(folder) :]
 
 
-def _report_skipped(sel: Selection, args: argparse.Namespace) -> None:
+def report_skipped(sel: Selection, args: argparse.Namespace) -> None:
     if args.quiet:
         return
     for e in sel.skipped:
         print(f"skipping {e.track_label} {e.name!r}: {e.skip}", file=sys.stderr)
 
 
-def _say(args: argparse.Namespace) -> Callable[[str], None]:
+def say_to(args: argparse.Namespace) -> Callable[[str], None]:
     def say(line: str) -> None:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
