@@ -271,7 +271,8 @@ def dialog(fusion, bmd):
 
 
 def main():
-    if len(sys.argv) > 1:  # from a shell: the arguments go straight to RIVER NLE
+    if not any(name in globals() for name in ("resolve", "fusion", "fu")):
+        # from a shell, not inside Resolve: the arguments go straight to RIVER NLE
         return run([RIVER_PYTHON, "-m", "host_plugins.resolve"] + sys.argv[1:])
     fusion = globals().get("fusion") or globals().get("fu")
     bmd = globals().get("bmd")
