@@ -203,7 +203,7 @@ def test_mode1_dropped_placements_return_ghosts(world):
 
 
 def test_mode2_end_frame_is_exclusive(world):
-    _, _, pool, tl = handles()
+    _, _, pool, _ = handles()
     clip = clip_named(pool, "a.mov")
     (item,) = pool.AppendToTimeline(
         [{"mediaPoolItem": clip, "startFrame": 10, "endFrame": 34, "trackIndex": 1, "recordFrame": 86400}]
@@ -225,6 +225,7 @@ def test_mode3_indices_are_one_based(world):
         [{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 0, "recordFrame": 90000}]
     )
     assert all(len(t.items(n)) == n % 2 for n in (1, 2))  # dropped
+    assert ghost.GetStart() == 90000 and ghost.GetTrackTypeAndIndex() == ["video", 0]
     (item,) = tl.GetItemListInTrack("video", 1)
     assert item.AddTake(clip, 0, 48) is True
     assert item.GetTakeByIndex(0) is None and item.SelectTakeByIndex(0) is False
@@ -240,9 +241,13 @@ def test_mode4_record_frame_is_absolute(world):
     assert early.GetStart() == 0 and early.GetStart() < tl.GetStartFrame() == 86400
     assert [i.GetStart() for i in tl.GetItemListInTrack("video", 1)] == [0]
     # no recordFrame: after the last item of the track (empty track: at the timeline start)
-    (nxt,) = pool.AppendToTimeline([{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 1}])
+    (nxt,) = pool.AppendToTimeline(
+        [{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 1}]
+    )
     assert nxt.GetStart() == 24
-    (first,) = pool.AppendToTimeline([{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 2}])
+    (first,) = pool.AppendToTimeline(
+        [{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 2}]
+    )
     assert first.GetStart() == 86400
 
 
@@ -354,7 +359,9 @@ def test_mode10_no_trim_setters_and_takes(world):
     assert item.GetTakesCount() == 2 and item.GetSelectedTakeIndex() == 1
     assert item.GetTakeByIndex(1)["mediaPoolItem"].GetUniqueId() == a
     take2 = item.GetTakeByIndex(2)
-    assert (take2["startFrame"], take2["endFrame"]) == (10, 58) and take2["mediaPoolItem"].GetName() == "b.mov"
+    assert (take2["startFrame"], take2["endFrame"]) == (10, 58) and take2[
+        "mediaPoolItem"
+    ].GetName() == "b.mov"
     assert item.SelectTakeByIndex(2) is True and item.GetSelectedTakeIndex() == 2
     assert item.GetMediaPoolItem().GetName() == "b.mov" and item.GetDuration() == 48
     assert item.AddTake(other, 0, 101) is False  # past the media end (exclusive end 100)
@@ -397,7 +404,9 @@ def test_export_and_import_timeline_are_recorded(world, tmp_path):
     assert tl.Export(str(out), resolve.EXPORT_OTIO, resolve.EXPORT_NONE) is True
     assert json.loads(out.read_text())["OTIO_SCHEMA"] == "Timeline.1"
     assert tl.Export(str(tmp_path / "x.edl"), resolve.EXPORT_EDL) is False  # subtype required for EDL
-    assert tl.Export(str(tmp_path / "nodir" / "x.xml"), resolve.EXPORT_FCP_7_XML, resolve.EXPORT_NONE) is False
+    assert (
+        tl.Export(str(tmp_path / "nodir" / "x.xml"), resolve.EXPORT_FCP_7_XML, resolve.EXPORT_NONE) is False
+    )
     imported = pool.ImportTimelineFromFile(str(out), {"timelineName": "Back"})
     assert imported.GetName() == "Back" and project.GetCurrentTimeline().GetName() == "Back"
     assert pool.ImportTimelineFromFile(str(tmp_path / "missing.otio"), {}) is None
@@ -405,4 +414,6 @@ def test_export_and_import_timeline_are_recorded(world, tmp_path):
     assert pool.CreateEmptyTimeline("Back") is None
     new = pool.CreateEmptyTimeline("Fresh")
     assert new.GetName() == "Fresh" and project.GetCurrentTimeline().GetName() == "Fresh"
-    assert new.GetTrackCount("video") == 1 and new.AddTrack("video") is True and new.GetTrackCount("video") == 2
+    assert (
+        new.GetTrackCount("video") == 1 and new.AddTrack("video") is True and new.GetTrackCount("video") == 2
+    )

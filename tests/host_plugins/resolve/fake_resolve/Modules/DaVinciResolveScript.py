@@ -15,7 +15,7 @@ import os
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 if "fake_world" in sys.modules:
     fake_world = sys.modules["fake_world"]
@@ -103,7 +103,7 @@ class _ResolveObject:
     """
 
     _project_bound = True
-    _constants: dict[str, int] = {}
+    _constants: ClassVar[dict[str, int]] = {}
 
     def __init__(self, world: Any, project: str | None = None, uid: str | None = None) -> None:
         self._w = world
@@ -180,7 +180,7 @@ MARKER_CONSTANTS = {f"MARKER_{c.upper()}": i for i, c in enumerate(fw.MARKER_COL
 
 class Resolve(_ResolveObject):
     _project_bound = False
-    _constants = {**EXPORT_CONSTANTS, **MARKER_CONSTANTS}
+    _constants: ClassVar[dict[str, int]] = {**EXPORT_CONSTANTS, **MARKER_CONSTANTS}
 
     def __init__(self, world: Any) -> None:
         super().__init__(world, None, "resolve")
@@ -339,10 +339,10 @@ class Project(_ResolveObject):
         settings = self._pst["settings"]
         if name not in settings or not isinstance(value, str):
             return False
-        if name == "timelineFrameRate":
-            # Resolve fixes the project's timeline rate once a timeline exists
-            if self._pst["timelines"] or value.replace(" DF", "") not in fw.TIMELINE_RATES:
-                return False
+        # Resolve fixes the project's timeline rate once a timeline exists
+        rate_locked = bool(self._pst["timelines"]) or value.replace(" DF", "") not in fw.TIMELINE_RATES
+        if name == "timelineFrameRate" and rate_locked:
+            return False
         settings[name] = value
         return True
 
@@ -485,9 +485,17 @@ class MediaPool(_ResolveObject):
         media = clip._state()
         marks = media["marks"].get("video") or media["marks"].get("audio")
         start, end = (marks["in"], marks["out"] + 1) if marks else (0, media["frames"])
-        ends = [i["start"] + i["duration"] for tr in tl.state["tracks"].values() for t in tr for i in t["items"]]
+        ends = [
+            i["start"] + i["duration"] for tr in tl.state["tracks"].values() for t in tr for i in t["items"]
+        ]
         record = max(ends, default=tl.start_frame)
-        info = {"mediaPoolItem": clip, "startFrame": start, "endFrame": end, "trackIndex": 1, "recordFrame": record}
+        info = {
+            "mediaPoolItem": clip,
+            "startFrame": start,
+            "endFrame": end,
+            "trackIndex": 1,
+            "recordFrame": record,
+        }
         return self._append_one(tl, info, {})
 
     def _append_one(self, tl: Any, info: dict, pending: dict) -> list:
@@ -495,8 +503,15 @@ class MediaPool(_ResolveObject):
         if not isinstance(clip, MediaPoolItem) or clip._stale() or clip._state() is None:
             return []
         media = clip._state()
-        kinds = {"Video": ["video"], "Still": ["video"], "Compound": ["video"], "Timeline": ["video"],
-                 "Generator": ["video"], "Audio": ["audio"], "Video + Audio": ["video", "audio"]}[media["kind"]]  # fmt: skip
+        kinds = {
+            "Video": ["video"],
+            "Still": ["video"],
+            "Compound": ["video"],
+            "Timeline": ["video"],
+            "Generator": ["video"],
+            "Audio": ["audio"],
+            "Video + Audio": ["video", "audio"],
+        }[media["kind"]]
         media_type = info.get("mediaType")
         if media_type == 1:
             kinds = [k for k in kinds if k == "video"]
@@ -514,13 +529,23 @@ class MediaPool(_ResolveObject):
         for kind in kinds:
             tracks = tl.state["tracks"][kind]
             record = info.get("recordFrame")
-            if ok and 1 <= track <= len(tracks) and record is None:  # failure mode 4: after the track's last item
+            if (
+                ok and 1 <= track <= len(tracks) and record is None
+            ):  # failure mode 4: after the track's last item
                 last = [i["start"] + i["duration"] for i in tracks[track - 1]["items"]]
                 last += [s + d for s, d in pending.get((kind, track), [])]
                 record = max(last, default=tl.start_frame)
             record = round(record) if isinstance(record, (int, float)) else tl.start_frame
-            item = fw.new_item(self._w.new_id(), media["name"], clip._uid, record, duration,
-                               _num(start), _num(end), "compound" if media["kind"] == "Compound" else "clip")  # fmt: skip
+            item = fw.new_item(
+                self._w.new_id(),
+                media["name"],
+                clip._uid,
+                record,
+                duration,
+                _num(start),
+                _num(end),
+                "compound" if media["kind"] == "Compound" else "clip",
+            )
             placements.append((kind, item))
         fits = ok and all(self._fits(tl, kind, track, item, pending) for kind, item in placements)
         result = []
@@ -578,8 +603,12 @@ class _Markers:
         return None
 
     @api(mutating=True)
-    def AddMarker(self, frame: Any, color: Any, name: Any, note: Any, duration: Any, custom: Any = "") -> bool:
-        return _add_marker(self._marker_store(), frame, color, name, note, duration, custom, self._marker_limit())
+    def AddMarker(
+        self, frame: Any, color: Any, name: Any, note: Any, duration: Any, custom: Any = ""
+    ) -> bool:
+        return _add_marker(
+            self._marker_store(), frame, color, name, note, duration, custom, self._marker_limit()
+        )
 
     @api()
     def GetMarkers(self) -> dict:
@@ -970,7 +999,10 @@ class Timeline(_Markers, _ResolveObject):
         c = EXPORT_CONSTANTS
         if export_type not in c.values() or export_type >= c["EXPORT_NONE"]:
             return False
-        if export_type == c["EXPORT_AAF"] and export_subtype not in (c["EXPORT_AAF_NEW"], c["EXPORT_AAF_EXISTING"]):
+        if export_type == c["EXPORT_AAF"] and export_subtype not in (
+            c["EXPORT_AAF_NEW"],
+            c["EXPORT_AAF_EXISTING"],
+        ):
             return False
         if export_type == c["EXPORT_EDL"] and export_subtype not in (
             c["EXPORT_CDL"], c["EXPORT_SDL"], c["EXPORT_MISSING_CLIPS"], c["EXPORT_NONE"]
@@ -1001,7 +1033,11 @@ class Timeline(_Markers, _ResolveObject):
                 cursor = st["start_frame"]  # type: ignore[index]
                 for i in sorted(t["items"], key=lambda x: x["start"]):
                     if i["start"] > cursor:
-                        gap = {"OTIO_SCHEMA": "TimeRange.1", "start_time": rt(0), "duration": rt(i["start"] - cursor)}
+                        gap = {
+                            "OTIO_SCHEMA": "TimeRange.1",
+                            "start_time": rt(0),
+                            "duration": rt(i["start"] - cursor),
+                        }
                         children.append({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": gap})
                     media = self._pst["media"].get(i["media_id"]) if i["media_id"] else None
                     ref: dict = {"OTIO_SCHEMA": "MissingReference.1"}
@@ -1018,8 +1054,14 @@ class Timeline(_Markers, _ResolveObject):
                                      "active_media_reference_key": "DEFAULT_MEDIA",
                                      "metadata": {"Resolve_OTIO": {}}})  # fmt: skip
                     cursor = max(cursor, i["start"] + i["duration"])
-                tracks.append({"OTIO_SCHEMA": "Track.1", "name": t["name"],
-                               "kind": "Video" if kind == "video" else "Audio", "children": children})  # fmt: skip
+                tracks.append(
+                    {
+                        "OTIO_SCHEMA": "Track.1",
+                        "name": t["name"],
+                        "kind": "Video" if kind == "video" else "Audio",
+                        "children": children,
+                    }
+                )
         return {
             "OTIO_SCHEMA": "Timeline.1",
             "name": st["name"],  # type: ignore[index]
@@ -1037,9 +1079,16 @@ TRANSFORM_DEFAULTS: dict[str, Any] = {
     "CropRetain": False, "Opacity": 100.0, "Distortion": 0.0, "CompositeMode": 0, "RetimeProcess": 0,
     "Scaling": 0, "ResizeFilter": 0,
 }  # fmt: skip
-_RANGES = {"ZoomX": (0.0, 100.0), "ZoomY": (0.0, 100.0), "RotationAngle": (-360.0, 360.0), "Pitch": (-1.5, 1.5),
-           "Yaw": (-1.5, 1.5), "Opacity": (0.0, 100.0), "Distortion": (-1.0, 1.0),
-           "CropSoftness": (-100.0, 100.0)}  # fmt: skip
+_RANGES = {
+    "ZoomX": (0.0, 100.0),
+    "ZoomY": (0.0, 100.0),
+    "RotationAngle": (-360.0, 360.0),
+    "Pitch": (-1.5, 1.5),
+    "Yaw": (-1.5, 1.5),
+    "Opacity": (0.0, 100.0),
+    "Distortion": (-1.0, 1.0),
+    "CropSoftness": (-100.0, 100.0),
+}
 
 
 class TimelineItem(_Markers, _ClipColor, _ResolveObject):

@@ -184,7 +184,7 @@ def probe_media(path: str) -> dict[str, Any]:
     """fps, frame count, kind and resolution of a media file, read with PyAV (imported lazily).
     Raises ValueError when the file is not media."""
     try:
-        import av  # noqa: PLC0415 - lazy on purpose: the fake itself is standard library only
+        import av
     except ImportError as exc:  # pragma: no cover - av is a project dependency
         raise ValueError(f"cannot probe {path}: PyAV is not installed") from exc
     try:
@@ -201,7 +201,13 @@ def probe_media(path: str) -> dict[str, Any]:
                     frames = round_half_up(Fraction(video.duration * video.time_base) * fps)
                 if not frames and container.duration:
                     frames = round_half_up(Fraction(container.duration, 1_000_000) * fps)
-                still = frames <= 1 and Path(path).suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+                still = frames <= 1 and Path(path).suffix.lower() in (
+                    ".png",
+                    ".jpg",
+                    ".jpeg",
+                    ".tif",
+                    ".tiff",
+                )
                 kind = "Still" if still else ("Video + Audio" if audio is not None else "Video")
                 return {
                     "fps": fps,
@@ -349,7 +355,7 @@ class World:
     def calls(self) -> list[tuple]:
         """(ClassName, method, args) of every API call made, args described as plain data (a Resolve
         object as "<Class id>")."""
-        return [tuple(c[:2]) + (tuple(c[2]),) for c in self.state["calls"]]
+        return [(c[0], c[1], tuple(c[2])) for c in self.state["calls"]]
 
     def record(self, cls: str, method: str, args: tuple) -> None:
         self.state["calls"].append([cls, method, [describe(a) for a in args]])
@@ -399,7 +405,13 @@ class ProjectState:
 
     def new_folder(self, parent: str, name: str) -> str:
         fid = self.world.new_id()
-        self.state["folders"][fid] = {"id": fid, "name": name, "parent": parent, "clips": [], "subfolders": []}
+        self.state["folders"][fid] = {
+            "id": fid,
+            "name": name,
+            "parent": parent,
+            "clips": [],
+            "subfolders": [],
+        }
         self.state["folders"][parent]["subfolders"].append(fid)
         return fid
 
