@@ -105,9 +105,11 @@ class EditRequest:
     window: int | None = None
     overlap: int | None = None
     use_cache: bool = True
+    host: tuple[tuple[str, str], ...] = ()  # where the job came from (an NLE plugin's context): provenance
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "media", Path(self.media))
+        object.__setattr__(self, "host", tuple(sorted(dict(self.host).items())))
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "deliver", frozenset(self.deliver))
         check_request(self)
@@ -167,6 +169,8 @@ class EditRequest:
             value = getattr(self, f.name)
             if f.name == "plan":
                 value = None if value is None else {"query": value.query, "operations": len(value.operations)}
+            elif f.name == "host":
+                value = dict(value)
             elif isinstance(value, Path | FrameRange):
                 value = str(value)
             elif isinstance(value, frozenset | tuple):

@@ -199,6 +199,7 @@ def engine_request(spec: pb.EditSpec, *, plan: EditPlan | None = None) -> engine
             conditioning_scale=r.conditioning_scale if r.HasField("conditioning_scale") else None,
             window=r.window if r.HasField("window") else None,
             overlap=r.overlap if r.HasField("overlap") else None,
+            host=tuple(spec.host_context.items()),
         )
     except engine.RequestError as exc:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, exc.render(field_path)) from None

@@ -147,7 +147,7 @@ def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
             render = Render(
                 item=tl.item_of(e), clip=e.name, media=f.media, rendered=f.rendered, source=e.source,
                 record=e.record, job_id=j.job.id, label=label, provenance_path=f.provenance_path,
-                host=_host_context(tl, host, how),
+                host=host,
             )  # fmt: skip
             placed.append(placer.place(render, args.place))
         except (ValueError, ResolveError) as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from host_plugins.otio.layback import RIVER, is_river_track
 from host_plugins.resolve.api import ResolveError, call, has
-from host_plugins.resolve.timeline import ResolveItem, ResolveTimeline, current_timeline, item_id
+from host_plugins.resolve.timeline import ResolveItem, ResolveTimeline, item_id
 
 PLACES = ("track", "take")
 CLIP_COLOR = "Violet"  # one of SetClipColor's sixteen names
@@ -81,7 +81,10 @@ class Placer:
     def fresh(self) -> tuple[Any, Any, Any]:
         """(project, timeline, media pool) now, checked to be the ones RIVER read; the timeline made
         current (AppendToTimeline only fills the current one)."""
-        project, current = current_timeline(self.resolve)
+        manager = call(self.resolve, "GetProjectManager", what="the project manager")
+        project = call(manager, "GetCurrentProject", allow_none=True)
+        if project is None:
+            raise ResolveError(f"no project is open now: reopen {self.tl.project_name!r} and run again")
         pid = str(project.GetUniqueId()) if has(project, "GetUniqueId") else ""
         pname = str(call(project, "GetName"))
         if (self.tl.project_id and pid and pid != self.tl.project_id) or pname != self.tl.project_name:
@@ -89,6 +92,7 @@ class Placer:
                 f"the open project is now {pname!r}, not {self.tl.project_name!r}: reopen "
                 f"{self.tl.project_name!r} (its renders are kept) and run again"
             )
+        current = project.GetCurrentTimeline()
         timeline = self._find_timeline(project, current)
         if timeline is not current and not project.SetCurrentTimeline(timeline):
             raise ResolveError(f"cannot make timeline {self.tl.timeline_name!r} current again: open it and run again")
@@ -101,7 +105,7 @@ class Placer:
                 return tid == self.tl.timeline_id
             return str(t.GetName()) == self.tl.timeline_name
 
-        if same(current):
+        if current is not None and same(current):
             return current
         for i in range(1, int(call(project, "GetTimelineCount")) + 1):
             t = project.GetTimelineByIndex(i)
@@ -145,6 +149,8 @@ class Placer:
             if before is not None:
                 media_pool.SetCurrentFolder(before)
         match = [m for m in imported if _same_file(m, path)]
+        if not match:  # Resolve imports a file once: a render placed again is already in the bin
+            match = [m for m in (folder.GetClipList() or []) if _same_file(m, path)]
         if not match:
             raise ResolveError(f"Resolve did not import {path} (is the file readable from Resolve's machine?)")
         mpi = match[0]
@@ -183,8 +189,9 @@ class Placer:
             track = self.free_track(timeline, render.item.track, start, end, force_new=attempt > 0)
             info = {"mediaPoolItem": mpi, "startFrame": s, "endFrame": e, "mediaType": 1,
                     "trackIndex": track, "recordFrame": start}  # fmt: skip
+            before = {_item_key(h) for h in _track_items(timeline, track)}
             media_pool.AppendToTimeline([info])  # its answer proves nothing: read the track back
-            placed = [h for h in _track_items(timeline, track) if _same_mpi(h, mpi)]
+            placed = [h for h in _track_items(timeline, track) if _item_key(h) not in before and _same_mpi(h, mpi)]
             if not placed:
                 tried.append(f"V{track}")
                 continue
@@ -277,6 +284,10 @@ def _track_items(timeline: Any, track: int) -> list[Any]:
     if isinstance(found, dict):
         found = [found[k] for k in sorted(found)]
     return list(found or [])
+
+
+def _item_key(handle: Any) -> tuple[str, int, int]:
+    return item_id(handle), int(handle.GetStart()), int(handle.GetEnd())
 
 
 def _mpi_id(mpi: Any) -> str:

@@ -27,13 +27,17 @@ def media(tmp_path: Path, sample_clip: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def render_movie(tmp_path: Path, sample_clip: Path) -> Path:
+def movie(tmp_path: Path, sample_clip: Path, job: str) -> Path:
     """Stands in for a finished job's movie: frame 0 is media frame 0 (rendered 0:90)."""
-    path = tmp_path / "renders" / "job1" / "edited.mp4"
+    path = tmp_path / "renders" / job / "edited.mp4"
     path.parent.mkdir(parents=True)
     shutil.copy2(sample_clip, path)
     return path
+
+
+@pytest.fixture
+def render_movie(tmp_path: Path, sample_clip: Path) -> Path:
+    return movie(tmp_path, sample_clip, "job1")
 
 
 def live(resolve: Any) -> tuple[Any, Any, Any]:
@@ -107,7 +111,7 @@ def test_in_out_marks_cut_the_clips_out_inclusive(fake_world, media: Path) -> No
 
 
 def test_track_placement_is_exact_in_the_river_bin_with_marker_color_and_metadata(
-    fake_world, media: Path, render_movie: Path
+    fake_world, media: Path, render_movie: Path, tmp_path: Path, sample_clip: Path
 ) -> None:
     cut = dog_cut(fake_world, media)
     resolve = find_resolve()
@@ -116,7 +120,8 @@ def test_track_placement_is_exact_in_the_river_bin_with_marker_color_and_metadat
     placer = Placer(resolve, tl)
     a, b = (e for e in tl.clip_map.entries if e.editable)
     pa = placer.place(render_for(tl, a, render_movie), "track")
-    pb = placer.place(render_for(tl, b, render_movie, "job2"), "track")
+    second = movie(tmp_path, sample_clip, "job2")
+    pb = placer.place(render_for(tl, b, second, "job2"), "track")
     # both above their originals, on one new track (they do not overlap): V3, 1-based, named RIVER
     assert (pa.track, pb.track) == (3, 3) and placer.added_tracks == [3]
     project, timeline, pool = live(resolve)
@@ -129,10 +134,10 @@ def test_track_placement_is_exact_in_the_river_bin_with_marker_color_and_metadat
     # the render in the RIVER bin, with its provenance
     river = next(f for f in pool.GetRootFolder().GetSubFolderList() if f.GetName() == "RIVER")
     clips = river.GetClipList()
-    assert len(clips) == 2 and {c.GetClipProperty("File Path") for c in clips} == {str(render_movie)}
-    meta = clips[0].GetThirdPartyMetadata()
+    assert sorted(c.GetClipProperty("File Path") for c in clips) == [str(render_movie), str(second)]
+    meta = next(c for c in clips if c.GetClipProperty("File Path") == str(render_movie)).GetThirdPartyMetadata()
     assert meta["RIVER Job"] == "job1" and meta["RIVER Provenance"].endswith("provenance.json")
-    assert "RIVER job job1" in clips[0].GetMetadata("Comments")
+    assert any("RIVER job job1" in c.GetMetadata("Comments") for c in clips)
     # markers at frames from the timeline's start, custom data = the provenance path
     markers = timeline.GetMarkers()
     assert sorted(markers) == [10.0, 35.0]
