@@ -19,7 +19,7 @@ def has(obj: Any, method: str) -> bool:
     """Whether Resolve's object really has ``method`` (``dir()``, never ``hasattr``)."""
     try:
         return method in dir(obj)
-    except Exception:  # a dead native object can fail to list itself
+    except Exception:  # noqa: BLE001  (a dead native object can fail to list itself)
         return False
 
 

@@ -60,7 +60,9 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "and the same edit/mark/free commands as `python -m host_plugins.resolve`.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    add_commands_to(resolve.add_subparsers(title="resolve commands", metavar="COMMAND"), common, standalone=False)
+    add_commands_to(
+        resolve.add_subparsers(title="resolve commands", metavar="COMMAND"), common, standalone=False
+    )
 
 
 def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: bool) -> None:
@@ -73,7 +75,9 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
     def selection(p: argparse.ArgumentParser) -> None:
         p.add_argument("--selection", default="auto", choices=("auto", "selected", "current", "inout"),
                        help="which clips (default auto: selected, else current, else in/out)")  # fmt: skip
-        p.add_argument("--dry-run", action="store_true", help="print the selection and the jobs, submit nothing")
+        p.add_argument(
+            "--dry-run", action="store_true", help="print the selection and the jobs, submit nothing"
+        )
 
     p = cmds.add_parser("info", parents=[common, server], help="the current timeline as RIVER reads it")
     p.add_argument("--selection", choices=("auto", "selected", "current", "inout"),
@@ -102,7 +106,9 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
         "Timeline…, FCP 7 XML), run this, then import the result (File → Import → Timeline…).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("timeline", type=Path, metavar="TIMELINE_EXPORT", help="the exported .xml .otio .fcpxml .edl .aaf")
+    p.add_argument(
+        "timeline", type=Path, metavar="TIMELINE_EXPORT", help="the exported .xml .otio .fcpxml .edl .aaf"
+    )
     p.add_argument("query", nargs="?", help="the editing request (or use --targets)")
     p.add_argument("--select", action="append", default=[], metavar="SEL",
                    help="clip:NAME | track:N | range:IN-OUT | marker:NAME | all (default all)")  # fmt: skip
@@ -116,17 +122,23 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
     p.set_defaults(handler=_handler("cmd_free"))
 
     if not standalone:
-        p = cmds.add_parser("install", parents=[common], help="add RIVER NLE to Resolve's Workspace → Scripts")
+        p = cmds.add_parser(
+            "install", parents=[common], help="add RIVER NLE to Resolve's Workspace → Scripts"
+        )
         scope = p.add_mutually_exclusive_group()
         scope.add_argument("--user", dest="scope", action="store_const", const="user",
                            help="for this user (default)")  # fmt: skip
-        scope.add_argument("--system", dest="scope", action="store_const", const="system", help="for all users")
+        scope.add_argument(
+            "--system", dest="scope", action="store_const", const="system", help="for all users"
+        )
         p.add_argument("--uninstall", action="store_true", help="remove what install wrote")
         p.add_argument("--scripts-dir", type=Path, metavar="DIR",
                        help="Resolve's Fusion/Scripts folder, when not where Blackmagic's README says")  # fmt: skip
         p.set_defaults(handler=_handler("cmd_install", module="install"), scope=None)
 
-        p = cmds.add_parser("doctor", parents=[common], help="check the install, the environment, Resolve, the server")
+        p = cmds.add_parser(
+            "doctor", parents=[common], help="check the install, the environment, Resolve, the server"
+        )
         p.add_argument("--discovery", type=Path, metavar="PATH", help="the server's discovery file")
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(handler=_handler("cmd_doctor", module="install"))

@@ -92,14 +92,20 @@ def cmd_info(args: argparse.Namespace, resolve: Any = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(f"{host['product']} {host['version']} · project {tl.project_name!r} · timeline {tl.timeline_name!r}")
+    print(
+        f"{host['product']} {host['version']} · project {tl.project_name!r} · timeline {tl.timeline_name!r}"
+    )
     for line in otio_commands.info_lines(tl.clip_map):
         print(line)
     if args.selection:
         s = report["selection"]
-        print(f"selection ({s['selection']}): {len(s['chosen'])} clip(s) to edit, {len(s['skipped'])} skipped")
+        print(
+            f"selection ({s['selection']}): {len(s['chosen'])} clip(s) to edit, {len(s['skipped'])} skipped"
+        )
         for c in s["chosen"]:
-            print(f"  {c['track']} {c['name']!r} record {c['record']['timecode']} source {c['source_timecode']}")
+            print(
+                f"  {c['track']} {c['name']!r} record {c['record']['timecode']} source {c['source_timecode']}"
+            )
         for c in s["skipped"]:
             print(f"  skipped {c['track']} {c['name']!r}: {c['skip']}")
     return EXIT_OK
@@ -116,7 +122,9 @@ def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
     if args.query is not None and settings["targets"]:
         raise InputError("give either a query or --targets, not both")
     if args.confirm and not sys.stdin.isatty():
-        raise InputError("--confirm asks you to review each plan here, which needs a terminal; drop it to render")
+        raise InputError(
+            "--confirm asks you to review each plan here, which needs a terminal; drop it to render"
+        )
     app, tl, host = _open(args, resolve)
     sel, how = selection(app, tl, args.selection)
     folder = slug(f"resolve_{tl.timeline_name}")
@@ -207,7 +215,12 @@ def cmd_mark(args: argparse.Namespace, resolve: Any = None) -> int:
         wait_until_ready(client, args)
         _, cancelled = run_on_server(client, jobs, folder, args)
     failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]
-    markers = [m for j in jobs if j.state == bridge_pb2.JOB_STATE_SUCCEEDED and j.job for m in plan_markers(j, tl.loaded, args.query)]
+    markers = [
+        m
+        for j in jobs
+        if j.state == bridge_pb2.JOB_STATE_SUCCEEDED and j.job
+        for m in plan_markers(j, tl.loaded, args.query)
+    ]
     _, timeline, _ = Placer(app, tl).fresh()
     spans = []
     for m in markers:

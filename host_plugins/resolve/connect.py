@@ -17,7 +17,7 @@ from typing import Any
 from host_plugins.resolve.api import ResolveError, has, version_text
 
 FREE_PATH = (
-    'the free edition has no external scripting: export the timeline (File → Export → Timeline…, '
+    "the free edition has no external scripting: export the timeline (File → Export → Timeline…, "
     'FCP 7 XML) and run: python -m host_plugins.resolve free EXPORTED.xml "your request"'
 )
 
@@ -35,12 +35,19 @@ def default_paths(platform: str = sys.platform, env: dict[str, str] | None = Non
     if platform == "darwin":
         return ScriptingPaths(
             Path("/Library/Application Support/Blackmagic Design/DaVinci Resolve/Developer/Scripting"),
-            Path("/Applications/DaVinci Resolve/DaVinci Resolve.app/Contents/Libraries/Fusion/fusionscript.so"),
+            Path(
+                "/Applications/DaVinci Resolve/DaVinci Resolve.app/Contents/Libraries/Fusion/fusionscript.so"
+            ),
         )
     if platform.startswith("win"):
         program_data = env.get("PROGRAMDATA", r"C:\ProgramData")
         return ScriptingPaths(
-            Path(program_data) / "Blackmagic Design" / "DaVinci Resolve" / "Support" / "Developer" / "Scripting",
+            Path(program_data)
+            / "Blackmagic Design"
+            / "DaVinci Resolve"
+            / "Support"
+            / "Developer"
+            / "Scripting",
             Path(r"C:\Program Files\Blackmagic Design\DaVinci Resolve\fusionscript.dll"),
         )
     base = Path("/opt/resolve")
@@ -82,7 +89,7 @@ def find_resolve(resolve: Any = None) -> Any:
     module = import_module()
     try:
         app = module.scriptapp("Resolve")
-    except Exception as exc:  # Blackmagic's loader raises when fusionscript cannot load
+    except Exception as exc:  # noqa: BLE001  (Blackmagic's loader raises anything when fusionscript cannot load)
         raise ResolveError(f"DaVinciResolveScript.scriptapp failed ({exc}): {FREE_PATH}") from None
     if app is None:
         raise ResolveError(

@@ -37,7 +37,13 @@ def scripts_dir(scope: str, *, platform: str = sys.platform, env: dict[str, str]
         return base / "Application Support" / "Blackmagic Design" / "DaVinci Resolve" / "Fusion" / "Scripts"
     if platform.startswith("win"):
         if scope == "system":
-            return Path(env.get("PROGRAMDATA", r"C:\ProgramData")) / "Blackmagic Design" / "DaVinci Resolve" / "Fusion" / "Scripts"
+            return (
+                Path(env.get("PROGRAMDATA", r"C:\ProgramData"))
+                / "Blackmagic Design"
+                / "DaVinci Resolve"
+                / "Fusion"
+                / "Scripts"
+            )
         appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
         if appdata.name.lower() != "roaming":  # the README writes %APPDATA%\Roaming\…: APPDATA without it
             appdata = appdata / "Roaming"
@@ -59,7 +65,9 @@ def install(scope: str, *, scripts: Path | None = None, python: str | None = Non
     folder = (scripts or scripts_dir(scope)) / "Utility"
     target = folder / LAUNCHER_NAME
     if target.exists() and MARKER not in target.read_text(encoding="utf-8", errors="replace"):
-        raise ResolveError(f"{target} exists and was not written by RIVER NLE: move it away and install again")
+        raise ResolveError(
+            f"{target} exists and was not written by RIVER NLE: move it away and install again"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
@@ -94,7 +102,9 @@ def cmd_install(args: argparse.Namespace) -> int:
         error(str(exc))
         return 1
     print(f"installed {target}")
-    print("  restart Resolve, then: Workspace → Scripts → RIVER NLE (Resolve Studio, external scripting: Local)")
+    print(
+        "  restart Resolve, then: Workspace → Scripts → RIVER NLE (Resolve Studio, external scripting: Local)"
+    )
     return 0
 
 
@@ -130,7 +140,12 @@ def _check_install() -> Check:
     python = next((line.split("=", 1)[1].strip().strip("r").strip("\"'") for line in text.splitlines()
                    if line.startswith("RIVER_PYTHON")), "")  # fmt: skip
     if MARKER not in text:
-        return Check("launcher", "fail", f"{target} was not written by RIVER NLE", "move it away; river resolve install")
+        return Check(
+            "launcher",
+            "fail",
+            f"{target} was not written by RIVER NLE",
+            "move it away; river resolve install",
+        )
     if not python or not Path(python).exists():
         return Check("launcher", "fail", f"{target} runs {python or '?'}, which no longer exists",
                      "river resolve install --" + scope)  # fmt: skip
@@ -192,7 +207,12 @@ def _check_server(discovery: Path | None) -> Check:
         return Check("server", "warn", f"{exc.details}",
                      "edit starts one on demand where the engine is installed; or run `river serve`")  # fmt: skip
     if state != "SERVING":
-        return Check("server", "warn", f"the server answers {state} (still loading its models?)", "wait, or check its log")
+        return Check(
+            "server",
+            "warn",
+            f"the server answers {state} (still loading its models?)",
+            "wait, or check its log",
+        )
     return Check("server", "ok", "a RIVER NLE server is running and serving")
 
 

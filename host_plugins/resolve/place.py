@@ -95,7 +95,9 @@ class Placer:
         current = project.GetCurrentTimeline()
         timeline = self._find_timeline(project, current)
         if timeline is not current and not project.SetCurrentTimeline(timeline):
-            raise ResolveError(f"cannot make timeline {self.tl.timeline_name!r} current again: open it and run again")
+            raise ResolveError(
+                f"cannot make timeline {self.tl.timeline_name!r} current again: open it and run again"
+            )
         return project, timeline, call(project, "GetMediaPool")
 
     def _find_timeline(self, project: Any, current: Any) -> Any:
@@ -111,14 +113,20 @@ class Placer:
             t = project.GetTimelineByIndex(i)
             if t is not None and same(t):
                 return t
-        raise ResolveError(f"timeline {self.tl.timeline_name!r} is gone from project {self.tl.project_name!r}")
+        raise ResolveError(
+            f"timeline {self.tl.timeline_name!r} is gone from project {self.tl.project_name!r}"
+        )
 
     def find_item(self, timeline: Any, item: ResolveItem) -> Any:
         """The original item's live handle (the one read earlier may be stale)."""
         for handle in _track_items(timeline, item.track):
             if item.unique_id and item_id(handle) == item.unique_id:
                 return handle
-            if not item.unique_id and int(handle.GetStart()) == item.start and int(handle.GetEnd()) == item.end:
+            if (
+                not item.unique_id
+                and int(handle.GetStart()) == item.start
+                and int(handle.GetEnd()) == item.end
+            ):
                 return handle
         raise ResolveError(
             f"{item.name!r} is no longer on V{item.track} at frame {item.start}: it was moved or deleted "
@@ -152,7 +160,9 @@ class Placer:
         if not match:  # Resolve imports a file once: a render placed again is already in the bin
             match = [m for m in (folder.GetClipList() or []) if _same_file(m, path)]
         if not match:
-            raise ResolveError(f"Resolve did not import {path} (is the file readable from Resolve's machine?)")
+            raise ResolveError(
+                f"Resolve did not import {path} (is the file readable from Resolve's machine?)"
+            )
         mpi = match[0]
         in_bin = {_mpi_id(m) for m in (folder.GetClipList() or [])}
         if _mpi_id(mpi) not in in_bin:
@@ -191,7 +201,9 @@ class Placer:
                     "trackIndex": track, "recordFrame": start}  # fmt: skip
             before = {_item_key(h) for h in _track_items(timeline, track)}
             media_pool.AppendToTimeline([info])  # its answer proves nothing: read the track back
-            placed = [h for h in _track_items(timeline, track) if _item_key(h) not in before and _same_mpi(h, mpi)]
+            placed = [
+                h for h in _track_items(timeline, track) if _item_key(h) not in before and _same_mpi(h, mpi)
+            ]
             if not placed:
                 tried.append(f"V{track}")
                 continue
@@ -228,7 +240,11 @@ class Placer:
         new = int(call(timeline, "GetTrackCount", "video"))
         if new != count + 1:
             raise ResolveError(f"adding a video track left {new} tracks, expected {count + 1}")
-        names = {str(timeline.GetTrackName("video", t) or "") for t in range(1, new)} if has(timeline, "GetTrackName") else set()
+        names = (
+            {str(timeline.GetTrackName("video", t) or "") for t in range(1, new)}
+            if has(timeline, "GetTrackName")
+            else set()
+        )
         name = next(n for n in (RIVER, *(f"{RIVER} {k}" for k in range(2, 1000))) if n not in names)
         if has(timeline, "SetTrackName"):
             timeline.SetTrackName("video", new, name)
@@ -256,7 +272,9 @@ class Placer:
         a, b = render.record
         note = f"RIVER job {render.job_id}: {render.label}"
         for frame in range(a, b):  # AddMarker refuses a frame that already has a marker: take the next
-            if timeline.AddMarker(frame, MARKER_COLOR, render.label[:120], note, b - frame, render.provenance_path):
+            if timeline.AddMarker(
+                frame, MARKER_COLOR, render.label[:120], note, b - frame, render.provenance_path
+            ):
                 return frame
         placement.notes.append(f"no marker: every frame of {render.clip!r} already has one")
         return None

@@ -121,7 +121,9 @@ def read_timeline(resolve: Any, *, search_paths: tuple[Path, ...] = ()) -> Resol
         for handle in placed:
             item = _read_item(handle, index)
             if item.start < cursor:
-                notes.append(f"V{index} {item.name!r} starts before the timeline's first frame or overlaps: left out")
+                notes.append(
+                    f"V{index} {item.name!r} starts before the timeline's first frame or overlaps: left out"
+                )
                 continue
             if item.start > cursor:
                 track.append(otio.schema.Gap(source_range=time_range(0, item.start - cursor, rate)))

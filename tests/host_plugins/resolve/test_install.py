@@ -29,7 +29,9 @@ from tests.host_plugins.otio.timelines import host_only
          "HOME/ProgramData/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"),
     ],
 )  # fmt: skip
-def test_scripts_folder_is_the_readmes_per_os(tmp_path: Path, platform: str, scope: str, env: dict, expect: str) -> None:
+def test_scripts_folder_is_the_readmes_per_os(
+    tmp_path: Path, platform: str, scope: str, env: dict, expect: str
+) -> None:
     env = {k: v.replace("HOME", str(tmp_path)) for k, v in env.items()}
     got = inst.scripts_dir(scope, platform=platform, env=env, home=tmp_path)
     assert got == Path(expect.replace("HOME", str(tmp_path)))
@@ -78,7 +80,9 @@ def test_launcher_inside_resolve_without_a_ui_says_how_to_run(tmp_path: Path, ca
     target = inst.install("user", scripts=tmp_path / "Scripts")
     import runpy
 
-    runpy.run_path(str(target), init_globals={"resolve": object(), "fusion": None, "bmd": None}, run_name="launcher")
+    runpy.run_path(
+        str(target), init_globals={"resolve": object(), "fusion": None, "bmd": None}, run_name="launcher"
+    )
     assert "host_plugins.resolve edit" in capsys.readouterr().out
 
 
@@ -88,7 +92,16 @@ def test_launcher_command_line(tmp_path: Path) -> None:
     target = inst.install("user", scripts=tmp_path / "Scripts")
     ns = runpy.run_path(str(target), run_name="launcher")
     assert ns["command"]("edit", "blur the dog", "inout", "take") == [
-        sys.executable, "-m", "host_plugins.resolve", "edit", "blur the dog", "--selection", "inout", "--place", "take"]
+        sys.executable,
+        "-m",
+        "host_plugins.resolve",
+        "edit",
+        "blur the dog",
+        "--selection",
+        "inout",
+        "--place",
+        "take",
+    ]
     assert ns["command"]("mark", "when", "current")[-2:] == ["--selection", "current"]
 
 

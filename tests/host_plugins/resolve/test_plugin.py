@@ -124,7 +124,7 @@ def test_track_placement_is_exact_in_the_river_bin_with_marker_color_and_metadat
     pb = placer.place(render_for(tl, b, second, "job2"), "track")
     # both above their originals, on one new track (they do not overlap): V3, 1-based, named RIVER
     assert (pa.track, pb.track) == (3, 3) and placer.added_tracks == [3]
-    project, timeline, pool = live(resolve)
+    _project, timeline, pool = live(resolve)
     assert timeline.GetTrackCount("video") == 3 and timeline.GetTrackName("video", 3) == "RIVER"
     placed = timeline.GetItemListInTrack("video", 3)
     got = [(i.GetStart(), i.GetEnd(), i.GetSourceStartFrame()) for i in placed]
@@ -135,7 +135,9 @@ def test_track_placement_is_exact_in_the_river_bin_with_marker_color_and_metadat
     river = next(f for f in pool.GetRootFolder().GetSubFolderList() if f.GetName() == "RIVER")
     clips = river.GetClipList()
     assert sorted(c.GetClipProperty("File Path") for c in clips) == [str(render_movie), str(second)]
-    meta = next(c for c in clips if c.GetClipProperty("File Path") == str(render_movie)).GetThirdPartyMetadata()
+    meta = next(
+        c for c in clips if c.GetClipProperty("File Path") == str(render_movie)
+    ).GetThirdPartyMetadata()
     assert meta["RIVER Job"] == "job1" and meta["RIVER Provenance"].endswith("provenance.json")
     assert any("RIVER job job1" in c.GetMetadata("Comments") for c in clips)
     # markers at frames from the timeline's start, custom data = the provenance path
@@ -151,7 +153,9 @@ def test_a_free_looking_track_with_an_item_in_the_way_is_passed_over(
 ) -> None:
     cut = dog_cut(fake_world, media, video_tracks=3)
     s = cut.start
-    cut.timeline.place(cut.project.add_media(str(media)), track=3, record=s + 25, source_start=0, source_end=10)
+    cut.timeline.place(
+        cut.project.add_media(str(media)), track=3, record=s + 25, source_start=0, source_end=10
+    )
     _, timeline, _ = live(find_resolve())
     timeline.SetTrackName("video", 3, "RIVER")
     resolve = find_resolve()
@@ -182,7 +186,9 @@ def test_a_silently_dropped_placement_is_caught_by_reading_the_track_back(
         return 2 if not force_new else real(self, timeline, above, start, end, force_new=True)
 
     monkeypatch.setattr(Placer, "free_track", first_an_occupied_track)
-    cut.timeline.place(cut.project.add_media(str(media)), track=2, record=cut.start + 12, source_start=0, source_end=5)
+    cut.timeline.place(
+        cut.project.add_media(str(media)), track=2, record=cut.start + 12, source_start=0, source_end=5
+    )
     p = Placer(resolve, tl).place(render_for(tl, a, render_movie), "track")
     assert asked == [False, True] and p.track == 3
     _, timeline, _ = live(resolve)
@@ -225,7 +231,7 @@ def test_import_goes_into_the_river_bin_and_the_editors_folder_stays_current(
 def test_a_marker_already_at_the_clip_start_moves_ours_to_the_next_frame(
     fake_world, media: Path, render_movie: Path
 ) -> None:
-    cut = dog_cut(fake_world, media)
+    dog_cut(fake_world, media)
     resolve = find_resolve()
     _, timeline, _ = live(resolve)
     assert timeline.AddMarker(10, "Blue", "editor's", "", 1, "")

@@ -9,13 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bridge.server.app import BridgeServer
 from tests.host_plugins.resolve.scenes import dog_cut
 from tests.test_import_boundaries import ROOT
 
@@ -43,7 +41,9 @@ def edit(fake_world: Any, state: Path, place: str) -> tuple[Any, dict]:
     world = fake_world.World.load(state)
     report = json.loads(out)
     if place == "track":  # every original item's properties unchanged
-        assert [world.current_project.current_timeline.items(t) for t in (1, 2)] == [before.items(t) for t in (1, 2)]
+        assert [world.current_project.current_timeline.items(t) for t in (1, 2)] == [
+            before.items(t) for t in (1, 2)
+        ]
     return world, report
 
 
@@ -73,10 +73,12 @@ def check_track_placement(world: Any, report: dict, v1: Path, v2: Path) -> None:
     assert "21.0.4" in json.dumps(provenance)  # resolve.GetVersion() recorded in the provenance
 
 
+@pytest.mark.slow
 def test_edit_places_blurred_clips_on_a_free_track_or_as_takes(
     fake_world, make_server, media_root: Path, tmp_path: Path
 ) -> None:
-    """One server for both placements: the twins built for the first are cached for the second."""
+    """The must-show on the bundled clip (slow tier: the tiny models build two twins, ~1–2 min). One
+    server for both placements: the twins built for the first are cached for the second."""
     make_server()
     media = media_root / "clip.mp4"
     _, state = scene(fake_world, tmp_path, media, media, "track")
@@ -92,11 +94,16 @@ def test_edit_places_blurred_clips_on_a_free_track_or_as_takes(
         item = next(i for i in tl.items(track) if i["takes"])
         assert len(item["takes"]) == 2 and item["takes"][0]["media_id"] == item["media_id"]
         assert item["selected_take"] == 1  # the original still plays
-        assert (item["takes"][1]["startFrame"], item["takes"][1]["endFrame"]) == (0, item["end"] - item["start"])
+        assert (item["takes"][1]["startFrame"], item["takes"][1]["endFrame"]) == (
+            0,
+            item["end"] - item["start"],
+        )
 
 
 @pytest.mark.slow
-def test_edit_on_the_shared_footage(fake_world, make_server, media_root: Path, tmp_path: Path, shared_media) -> None:
+def test_edit_on_the_shared_footage(
+    fake_world, make_server, media_root: Path, tmp_path: Path, shared_media
+) -> None:
     """The must-show on ../shared/media: 01_dog.mp4 with a source offset on V1, 02_cups.mp4 on V2."""
     dog = shutil.copy2(shared_media("01_dog.mp4"), media_root / "01_dog.mp4")
     cups = shutil.copy2(shared_media("02_cups.mp4"), media_root / "02_cups.mp4")
