@@ -176,8 +176,8 @@ def _check_resolve(resolve: Any) -> list[Check]:
         app = find_resolve(resolve)
     except ResolveError as exc:
         return [Check("scripting connection", "fail", str(exc),
-                      "start DaVinci Resolve Studio; Preferences → System → General → External scripting "
-                      f"using: Local. {FREE_PATH}")]  # fmt: skip
+                      "start DaVinci Resolve Studio and set Preferences → System → General → External "
+                      f"scripting using: Local; on {FREE_PATH[4:]}")]  # fmt: skip
     host = describe(app)
     out = [Check("scripting connection", "ok", f"{host['product']} {host['version']}")]
     try:

@@ -201,12 +201,7 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
             name=item.name, source_range=time_range(0, record_len, rate),
             media_reference=otio.schema.MissingReference(name=f"unreadable clip properties: {exc}"),
         )  # fmt: skip
-    source_len = Fraction(record_len) * media_rate / rate
     src0 = _source_start(item, media_rate, rate, media_start)
-    if source_len.denominator != 1 and item.source_end is not None and src0 is not None:
-        # Mixed rates: Resolve rounds the record length; its source end says which media frames play.
-        end = item.source_end if abs(item.source_end - src0 - source_len) <= 1 else None
-        source_len = Fraction(end - src0) if end is not None else source_len
     reference = otio.schema.ExternalReference(
         target_url=item.file_path,
         available_range=time_range(media_start, frames, media_rate) if frames > 0 else None,
@@ -218,7 +213,9 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
         )  # fmt: skip
     return otio.schema.Clip(
         name=item.name, media_reference=reference,
-        source_range=otio.opentime.TimeRange(rt(media_start + src0, media_rate), rt(source_len, media_rate)),
+        # The duration at the timeline's rate keeps every item at its exact record frame; the time mapping
+        # then refuses a clip whose record frames do not land on whole media frames (mixed rates).
+        source_range=otio.opentime.TimeRange(rt(media_start + src0, media_rate), rt(record_len, rate)),
     )  # fmt: skip
 
 

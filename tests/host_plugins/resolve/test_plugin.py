@@ -284,3 +284,34 @@ def test_a_project_switch_while_jobs_ran_stops_the_placement_loudly(
     cut.world.switch_project("Demo")
     p = Placer(resolve, tl).place(render_for(tl, a, render_movie), "track")
     assert p.track == 3
+
+
+def test_a_clip_whose_rate_differs_from_the_timeline_is_skipped_with_the_reason_not_misread(
+    fake_world, make_clip, media: Path
+) -> None:
+    """30 fps media on a 29.97 timeline: Resolve rounds the record length; its frames cannot map 1:1."""
+    world = fake_world.World()
+    project = world.add_project("Demo")
+    m30 = project.add_media(str(make_clip("resolve_30fps.mp4", rate="30", frames=90)), fps="30", frames=90)
+    tl = project.add_timeline("Mixed", rate="29.97", video_tracks=1)
+    fake_world.install(world)
+    _, timeline, pool = live(find_resolve())
+    clip = next(
+        c for c in pool.GetRootFolder().GetClipList() if c.GetMediaId() == m30 or c.GetUniqueId() == m30
+    )
+    info = {
+        "mediaPoolItem": clip,
+        "startFrame": 0,
+        "endFrame": 45,
+        "trackIndex": 1,
+        "recordFrame": tl.start_frame,
+    }
+    pool.AppendToTimeline([info])
+    assert len(timeline.GetItemListInTrack("video", 1)) == 1
+    ntsc = project.add_media(str(media))
+    tl.place(ntsc, track=1, record=tl.start_frame + 60, source_start=5, source_end=25)
+    entries = read_timeline(find_resolve()).clip_map.entries
+    assert len(entries) == 2 and not entries[0].editable
+    # the clip after it keeps its exact record frames (no drift from the rounded one before it)
+    assert entries[1].editable and (entries[1].record, entries[1].source) == ((60, 80), (5, 25))
+    assert "30 fps" in entries[0].skip and "whole frames" in entries[0].skip
