@@ -99,6 +99,20 @@ def test_edit_places_blurred_clips_on_a_free_track_or_as_takes(
             item["end"] - item["start"],
         )
 
+    # a third timeline whose only free-looking track (an empty-looking "RIVER" V3) has an item in the way
+    cut = dog_cut(fake_world, media, video_tracks=3, install=False)
+    cut.timeline.select([cut.ids["a"]])
+    blocker = cut.project.add_media(str(media))
+    cut.timeline.place(blocker, track=3, record=cut.start + 25, source_start=0, source_end=10)
+    cut.timeline.state["tracks"]["video"][2]["name"] = "RIVER"
+    state = tmp_path / "in_the_way.json"
+    cut.world.save(state)
+    world, report = edit(fake_world, state, "track")
+    tl = world.current_project.current_timeline
+    assert [p["track"] for p in report["placed"]] == [4] and report["added_tracks"] == [4]
+    assert [(i["start"], i["end"]) for i in tl.items(4)] == [(cut.start + 10, cut.start + 30)]
+    assert tl.items(3) == cut.timeline.items(3)  # the item in the way is untouched
+
 
 @pytest.mark.slow
 def test_edit_on_the_shared_footage(
