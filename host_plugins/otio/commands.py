@@ -225,8 +225,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
                     matte=f.matte,
                 )
             )
+    # (in place: the input timeline is not used after, and copying a long one takes a while)
     return finish(clip_map.loaded, results, failures, args, out_fmt, cancelled=cancelled,
-                  build=lambda: lay_back(clip_map.loaded, results, with_matte=args.with_matte))  # fmt: skip
+                  build=lambda: lay_back(clip_map.loaded, results, with_matte=args.with_matte,
+                                         in_place=True))  # fmt: skip
 
 
 def run_batch(batch: Batch, *, confirm: bool) -> bool:
@@ -537,6 +539,11 @@ def rerender_spec(
         what.update(what_to_do)
         kind = "edit"
     else:
+        if "plan" not in prov and prov.get("provenance"):  # river_clips could not read it from there
+            raise TimelineError(
+                f"RIVER clip {rc.clip.name!r}: its plan is in {prov['provenance']}, which cannot be read "
+                "here; make it readable, or use --re-reason"
+            )
         if not prov.get("plan"):
             raise TimelineError(f"RIVER clip {rc.clip.name!r} has no stored plan; use --re-reason")
         what, kind = {"plan_json": json.dumps(prov["plan"])}, "render"
