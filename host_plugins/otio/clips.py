@@ -223,7 +223,10 @@ def _map_clip(
 ) -> str:
     """Fill ``fields`` with the clip's media, frames and handles; the reason it is skipped, or ''."""
     ref = clip.media_reference
-    clip_effects = list(clip.effects)  # (each clip.effects makes a new view of OTIO's list: take it once)
+    # (each clip.effects makes a new view of OTIO's list: take it once; iterating it costs 30 µs even
+    # when it is empty, as most are, so ask its length first)
+    effect_view = clip.effects
+    clip_effects = list(effect_view) if len(effect_view) else []
     neighbours = _neighbour_transitions(items, item_index)
     fields["effects"] = tuple(_effect_text(e) for e in clip_effects)
     fields["transitions"] = tuple(

@@ -294,9 +294,10 @@ def _track(
                 track.append(otio.schema.Gap(source_range=span))
             else:
                 track.append(_matte_clip(made, span) if matte else _river_clip(made, span))
-    if not matte:
+    # (the entries list the clips' effects: no look at each clip's, which takes a while)
+    if not matte and any(made is not None and made.entry.effects for made, _ in items):
         for item, (made, _) in zip(track, items, strict=True):
-            if made is not None and made.entry.effects:  # (the entry lists them: no look at the clip's)
+            if made is not None and made.entry.effects:
                 _copy_effects(made, item)
     if source_range is not None:
         track.source_range = copy.deepcopy(source_range)
@@ -317,41 +318,53 @@ def _copy_effects(result: RenderedClip, clip: otio.schema.Clip) -> None:
 def _track_from_json(
     name: str, items: list[tuple[RenderedClip | None, otio.opentime.TimeRange]], matte: bool
 ) -> otio.schema.Track | None:
-    """The track made by OTIO's JSON reader in one go (in C++: a tenth of the time of making each clip,
-    marker and metadata from Python), or None when a value would not come back exactly from JSON
-    (see ``metadata``): the caller then makes it object by object."""
-    children: list[dict[str, Any]] = []
+    """The track made by OTIO's JSON reader in one go (in C++: a fraction of the time of making each
+    clip, marker and metadata from Python), or None when a value would not come back exactly from JSON
+    (see ``metadata``): the caller then makes it object by object.
+
+    The JSON is written as text, piece by piece, as ``json.dumps`` would write the same documents (a
+    float as its ``repr``, a str by the json module's own encoder): building the dicts first took longer
+    than OTIO's parse."""
+    children: list[str] = []
     for r, span in items:
-        doc = _range_doc(span)
-        if doc is None:
+        source = _range_text(span)
+        if source is None:
             return None
         if r is None:
-            children.append({"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": doc})
+            children.append(f'{{"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": {source}}}')
             continue
         record = _matte_record(r) if matte else {"river": r.provenance}
         if not json_exact(record):
             return None
         movie = r.matte if matte else r.media
-        assert movie is not None
-        reference = _reference_doc(movie, r)
-        if reference is None:
+        assert movie is not None and r.entry.media_rate is not None
+        r0, r1 = r.rendered
+        rate = float(r.entry.media_rate)
+        available = _range_text_of(float(r.entry.media_start + r0), rate, float(r1 - r0), rate)
+        if available is None:
             return None
-        clip: dict[str, Any] = {
-            "OTIO_SCHEMA": "Clip.2", "name": _clip_name(r, matte), "metadata": record, "source_range": doc,
-            "media_references": {"DEFAULT_MEDIA": reference}, "active_media_reference_key": "DEFAULT_MEDIA",
-        }  # fmt: skip
+        movie = Path(movie).absolute()
+        marker = ""
         if not matte:
-            point = _range_doc(_point(span.start_time))
+            at = span.start_time
+            point = _range_text_of(at.value, at.rate, 0.0, at.rate)
             if point is None:
                 return None
-            clip["markers"] = [{
-                "OTIO_SCHEMA": "Marker.2", "name": r.label, "color": MARKER_COLOR, "marked_range": point,
-                "comment": marker_comment(r.job_id, r.provenance_path), "metadata": _marker_record(r),
-            }]  # fmt: skip
-        children.append(clip)
-    text = json.dumps(
-        {"OTIO_SCHEMA": "Track.1", "name": name, "kind": otio.schema.TrackKind.Video, "children": children},
-        ensure_ascii=False,
+            marker = (
+                f'{{"OTIO_SCHEMA": "Marker.2", "metadata": {_JSON(_marker_record(r))}, '
+                f'"name": {_STR(r.label)}, "color": {_STR(MARKER_COLOR)}, "marked_range": {point}, '
+                f'"comment": {_STR(marker_comment(r.job_id, r.provenance_path))}}}'
+            )
+        children.append(
+            f'{{"OTIO_SCHEMA": "Clip.2", "metadata": {_JSON(record)}, "name": {_STR(_clip_name(r, matte))}, '
+            f'"source_range": {source}, "markers": [{marker}], '
+            f'"media_references": {{"DEFAULT_MEDIA": {{"OTIO_SCHEMA": "ExternalReference.1", '
+            f'"metadata": {{}}, "name": {_STR(movie.name)}, "available_range": {available}, '
+            f'"target_url": {_STR(movie.as_uri())}}}}}, "active_media_reference_key": "DEFAULT_MEDIA"}}'
+        )
+    text = (
+        f'{{"OTIO_SCHEMA": "Track.1", "name": {_STR(name)}, "kind": {_STR(otio.schema.TrackKind.Video)}, '
+        f'"children": [{", ".join(children)}]}}'
     )
     try:
         text.encode("utf-8")
@@ -360,31 +373,24 @@ def _track_from_json(
     return otio.core.deserialize_json_from_string(text)  # type: ignore[no-any-return]
 
 
-def _range_doc(span: otio.opentime.TimeRange) -> dict[str, Any] | None:
-    start, duration = _time_doc(span.start_time), _time_doc(span.duration)
-    if start is None or duration is None:
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), one encoder
+_STR = json.encoder.encode_basestring  # a str, as that encoder writes it
+
+
+def _range_text(span: otio.opentime.TimeRange) -> str | None:
+    start, duration = span.start_time, span.duration
+    return _range_text_of(start.value, start.rate, duration.value, duration.rate)
+
+
+def _range_text_of(start: float, start_rate: float, duration: float, duration_rate: float) -> str | None:
+    """A TimeRange as OTIO's JSON, or None when a value would not come back exactly."""
+    if not all(exact_json_float(x) for x in (start, start_rate, duration, duration_rate)):
         return None
-    return {"OTIO_SCHEMA": "TimeRange.1", "duration": duration, "start_time": start}
-
-
-def _time_doc(t: otio.opentime.RationalTime) -> dict[str, Any] | None:
-    value, rate = t.value, t.rate
-    if not (exact_json_float(value) and exact_json_float(rate)):
-        return None
-    return {"OTIO_SCHEMA": "RationalTime.1", "rate": rate, "value": value}
-
-
-def _reference_doc(movie: Path, result: RenderedClip) -> dict[str, Any] | None:
-    assert result.entry.media_rate is not None
-    r0, r1 = result.rendered
-    available = _range_doc(time_range(result.entry.media_start + r0, r1 - r0, result.entry.media_rate))
-    if available is None:
-        return None
-    movie = Path(movie).absolute()
-    return {
-        "OTIO_SCHEMA": "ExternalReference.1", "metadata": {}, "name": movie.name,
-        "available_range": available, "target_url": movie.as_uri(),
-    }  # fmt: skip
+    return (
+        f'{{"OTIO_SCHEMA": "TimeRange.1", '
+        f'"duration": {{"OTIO_SCHEMA": "RationalTime.1", "rate": {duration_rate!r}, "value": {duration!r}}}, '
+        f'"start_time": {{"OTIO_SCHEMA": "RationalTime.1", "rate": {start_rate!r}, "value": {start!r}}}}}'
+    )
 
 
 def _gap_range(frames: int, rate: Fraction, next_rate: float) -> otio.opentime.TimeRange:

@@ -51,9 +51,13 @@ def json_exact(value: Any) -> bool:
     """Whether OTIO's JSON reader gives back from ``json.dumps(value)`` what setting ``value`` stores."""
     kind = type(value)
     if kind is dict:
-        return all(type(k) is str and json_exact(v) for k, v in value.items())
+        for k, v in value.items():
+            # (a str, the most common value, is taken here: no call for it)
+            if type(k) is not str or (type(v) is not str and not json_exact(v)):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(json_exact(v) for v in value)
+        return all(type(v) is str or json_exact(v) for v in value)
     if kind is float:
         return exact_json_float(value)
     if kind is int:
