@@ -471,7 +471,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
     def build() -> Any:
         copy = loaded.timeline.deepcopy()
-        fresh = {(rc.track_index, rc.item_index): rc for rc in river_clips(copy)}
+        fresh = {(rc.track_index, rc.item_index): rc for rc in river_clips(copy, read_provenance=False)}
         for rc, f, avail, job_id in swaps:
             replace_clip_media(copy, fresh[(rc.track_index, rc.item_index)], f.media, avail, job_id,
                                f.provenance, f.provenance_path)  # fmt: skip
