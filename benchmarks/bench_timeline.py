@@ -10,8 +10,9 @@ relinked by name under the search folder and each movie is really probed (once: 
 Ours, per run, as ``river timeline edit`` does it, with the batch's jobs answered here instead of by a
 server: ``read_timeline`` → ``MediaFinder`` + ``map_clips`` (relink, map time) → ``select all`` (and
 ``check_output``) → ``clip_specs`` (one EditSpec per clip) → ``finished`` on each job as the server
-returns it (results, summary, plan; provenance built by ``batch.provenance``) → ``RenderedClip`` →
-``lay_back`` → ``write_timeline`` (atomic) to a new ``.otio``. Making the fake finished jobs is the
+returns it (results, summary, plan; the clip's record built by ``batch.provenance``) → ``RenderedClip``
+→ ``lay_back`` (in place, as ``cmd_edit``: the input timeline is not used after) → ``write_timeline``
+(atomic) to a new ``.otio``. Making the fake finished jobs is the
 server's part and is not counted. The probe cache (``probe._CACHE``, module-level) is cleared before
 each "every file probed" run, so every run relinks and probes from scratch; "probes cached" runs keep
 it (a second timeline in the same session).
@@ -23,8 +24,9 @@ rotates), after one untimed warm-up each; medians and the median of paired ratio
 
     .venv/bin/python benchmarks/bench_timeline.py [--clips 2000] [--tracks 4] [--media 20] [--runs 7]
 
-Our output is bigger than OTIO's rewrite of the input (the RIVER track adds a clip, a marker and the
-job's provenance per clip): the sizes are printed. This prints; it asserts nothing.
+Our output is bigger than OTIO's rewrite of the input (the RIVER track adds a clip, a marker and a small
+record of the job per clip, and a gap where clips are apart): the sizes are printed. This prints; it
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -229,7 +231,7 @@ def ours(
                                     label=QUERY, provenance=f.provenance, provenance_path=f.provenance_path,
                                     matte=f.matte))  # fmt: skip
     lap("results")
-    timeline = lay_back(loaded, results)
+    timeline = lay_back(loaded, results, in_place=True)  # as cmd_edit: the input is not used after
     lap("lay back")
     write_timeline(timeline, out, source=loaded)
     lap("write")
@@ -323,7 +325,7 @@ def report(runs: dict[str, list[dict]], sizes: dict[str, int], input_size: int) 
     print(
         "  Ours writes a bigger file than OTIO's rewrite of the input: a RIVER track of as many clips, each"
     )
-    print("  with a marker and its job's provenance in metadata['river']; the last line is the same")
+    print("  with a marker and its job's record in metadata['river']; the last line is the same")
     print("  read and that bigger write by OTIO alone, nothing of ours.")
 
 

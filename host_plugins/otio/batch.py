@@ -8,6 +8,7 @@ clips), and turns finished jobs into what the lay-back needs.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -23,6 +24,7 @@ from google.protobuf import json_format
 from bridge.client import TERMINAL_STATES, BridgeError, RiverClient, state_name
 from bridge.v1 import bridge_pb2
 from host_plugins.otio.clips import ClipEntry
+from host_plugins.otio.layback import without_trace
 from host_plugins.otio.rational import rate_text, timecode
 
 POLL_S = 0.3
@@ -61,6 +63,7 @@ class ClipJob:
         return f"{state_name(self.state).lower()}{kind}: {self.job.error.message or 'no reason given'}"
 
 
+@functools.lru_cache(maxsize=4096)  # a timeline cuts many clips from each file: the same names again
 def slug(text: str, limit: int = 40) -> str:
     """A file-system-safe piece of a name: ``"Shot 1 (v2).mov"`` → ``"Shot_1_v2"``."""
     text = re.sub(r"\.[A-Za-z0-9]{2,4}$", "", text)
@@ -277,29 +280,24 @@ def finished(j: ClipJob, *, capabilities: bridge_pb2.Capabilities | None, query:
 def provenance(
     j: ClipJob, rendered: tuple[int, int], *, capabilities: bridge_pb2.Capabilities | None, query: str | None
 ) -> dict[str, Any]:
-    """``metadata["river"]`` of a RIVER clip: enough to know how it was made and to render it again."""
+    """``metadata["river"]`` of a RIVER clip: the job, what a re-render needs that only the host knows
+    (the replayable spec, the clip it replaces and where that sits), and the path of the job's
+    ``provenance.json``, which holds the rest (the plan, the models, the QC, the timings).
+
+    The plan is kept here only when the job names no ``provenance.json``; ``river_clips`` reads it from
+    the file otherwise. (Whole provenances inline made a 2,000-clip timeline five times its size.)"""
     job = j.job
     assert job is not None
     e = j.entry
-    plan: Any = None
-    if job.plan.plan_json:
-        plan = json.loads(job.plan.plan_json)
-    elif job.results.plan and Path(job.results.plan).is_file():
-        plan = json.loads(Path(job.results.plan).read_text(encoding="utf-8"))
     results = job.results
-    if isinstance(plan, dict):
-        plan = {k: v for k, v in plan.items() if k != "trace"}  # the reasoning trace: provenance.json has it
-    return {
+    record: dict[str, Any] = {
         "job_id": job.id,
         "batch_id": job.batch_id,
         "query": query,
-        "explanation": job.plan.explanation or None,
-        "spec": replayable_spec(job.spec),
-        "plan": plan,
+        "provenance": results.provenance,
         "profile": job.spec.profile or (capabilities.default_profile if capabilities else None),
-        "models": dict(capabilities.models) if capabilities else {},
-        "server_version": capabilities.server_version if capabilities else None,
         "seed": job.spec.render.seed if job.spec.render.HasField("seed") else 0,
+        "spec": replayable_spec(job.spec),
         "source": {
             "clip": e.name,
             "track": e.track_label,
@@ -311,15 +309,15 @@ def provenance(
             "frames": list(e.source) if e.source else None,
             "rendered": list(rendered),
         },
-        "outputs": {
-            "folder": results.output_dir,
-            "media": results.media,
-            "matte": results.matte_movie or None,
-            "provenance": results.provenance,
-            "qc_passed": results.qc_passed,
-            "qc_flags": list(results.qc_flags),
-        },
     }
+    if not results.provenance:  # nowhere else to find the plan again: keep it here
+        plan: Any = None
+        if job.plan.plan_json:
+            plan = json.loads(job.plan.plan_json)
+        elif results.plan and Path(results.plan).is_file():
+            plan = json.loads(Path(results.plan).read_text(encoding="utf-8"))
+        record["plan"] = without_trace(plan)
+    return record
 
 
 # What a re-render takes from the spec a clip was made with (the media and range are under "source").
@@ -349,7 +347,14 @@ def replayable_spec(spec: bridge_pb2.EditSpec) -> dict[str, Any]:
             slim.deliver.extend(spec.deliver)
         else:
             setattr(slim, name, getattr(spec, name))
-    return json_format.MessageToDict(slim, preserving_proto_field_name=True)
+    # A batch's jobs share their settings: each distinct spec is turned into JSON once (a fresh copy each).
+    return json.loads(_spec_json(slim.SerializeToString(deterministic=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _spec_json(wire: bytes) -> str:
+    slim = bridge_pb2.EditSpec.FromString(wire)
+    return json.dumps(json_format.MessageToDict(slim, preserving_proto_field_name=True))
 
 
 def _frames(text: Any) -> tuple[int, int] | None:

@@ -174,144 +174,144 @@ def map_clips(loaded: LoadedTimeline, finder: MediaFinder) -> ClipMap:
         for item_index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition | otio.schema.Gap):
                 continue
-            entry = _map_item(loaded, find, track, items, item_index, track_index, video_number, placed[item])
-            result.entries.append(replace(entry, number=len(result.entries) + 1))
+            fields: dict[str, Any] = {
+                "number": len(result.entries) + 1, "item": item, "track_index": track_index,
+                "video_number": video_number, "track_name": track.name, "item_index": item_index,
+                "name": item.name,
+            }  # fmt: skip
+            _map_item(fields, loaded, find, items, placed[item])
+            result.entries.append(ClipEntry(**fields))
     return result
 
 
 def _map_item(
+    fields: dict[str, Any],
     loaded: LoadedTimeline,
     find: Callable[..., Relinked],
-    track: otio.schema.Track,
     items: list[otio.core.Composable],
-    item_index: int,
-    track_index: int,
-    video_number: int,
     placed: otio.opentime.TimeRange,
-) -> ClipEntry:
-    item = items[item_index]
+) -> None:
+    """Fill ``fields`` (a ClipEntry's, as far as known) with what the item maps to, or its ``skip``.
+
+    (A dict filled once, not a frozen ClipEntry replaced at each step: 2,000 clips took 0.1 s more.)"""
+    item = fields["item"]
     rate = loaded.rate
     r0, r_len = frames_at(placed.start_time, rate), frames_at(placed.duration, rate)
-    record = (int(r0), int(r0 + r_len))
-    entry = ClipEntry(
-        number=0, item=item, track_index=track_index, video_number=video_number, track_name=track.name,
-        item_index=item_index, record=record, name=item.name,
-    )  # fmt: skip
+    fields["record"] = (int(r0), int(r0 + r_len))
     if whole(r0) is None or whole(r_len) is None:
-        return replace(
-            entry,
-            skip=f"sits between frames of the {rate_text(rate)} fps timeline "
-            f"(record {float(r0):.3f}+{float(r_len):.3f} frames)",
+        fields["skip"] = (
+            f"sits between frames of the {rate_text(rate)} fps timeline "
+            f"(record {float(r0):.3f}+{float(r_len):.3f} frames)"
         )
+        return
     if not isinstance(item, otio.schema.Clip):
         what = "a compound clip (nested stack)" if isinstance(item, otio.schema.Stack) else item.schema_name()
-        return replace(entry, skip=f"{what}: flatten or decompose it in the NLE to edit its clips")
-    return _map_clip(entry, item, find, items, item_index, rate)
+        fields["skip"] = f"{what}: flatten or decompose it in the NLE to edit its clips"
+        return
+    skip = _map_clip(fields, item, find, items, fields["item_index"], rate)
+    if skip:
+        fields["skip"] = skip
 
 
 def _map_clip(
-    entry: ClipEntry,
+    fields: dict[str, Any],
     clip: otio.schema.Clip,
     find: Callable[..., Relinked],
     items: list[otio.core.Composable],
     item_index: int,
     timeline_rate: Fraction,
-) -> ClipEntry:
+) -> str:
+    """Fill ``fields`` with the clip's media, frames and handles; the reason it is skipped, or ''."""
     ref = clip.media_reference
-    clip_effects = list(clip.effects)  # (each clip.effects makes a new view of OTIO's list: take it once)
-    effects = tuple(_effect_text(e) for e in clip_effects)
-    transitions = tuple(
-        f"{t.name or t.transition_type} ({'in' if i < item_index else 'out'})"
-        for i, t in _neighbour_transitions(items, item_index)
+    # (each clip.effects makes a new view of OTIO's list: take it once; iterating it costs 30 µs even
+    # when it is empty, as most are, so ask its length first)
+    effect_view = clip.effects
+    clip_effects = list(effect_view) if len(effect_view) else []
+    neighbours = _neighbour_transitions(items, item_index)
+    fields["effects"] = tuple(_effect_text(e) for e in clip_effects)
+    fields["transitions"] = tuple(
+        f"{t.name or t.transition_type} ({'in' if i < item_index else 'out'})" for i, t in neighbours
     )
-    entry = replace(entry, effects=effects, transitions=transitions)
     retime = next((e for e in clip_effects if isinstance(e, otio.schema.TimeEffect)), None)
     if retime is not None and not (isinstance(retime, otio.schema.LinearTimeWarp) and retime.time_scalar == 1
                                    and not isinstance(retime, otio.schema.FreezeFrame)):  # fmt: skip
-        return replace(entry, skip=f"retimed ({_effect_text(retime)}): RIVER renders source frames 1:1")
+        return f"retimed ({_effect_text(retime)}): RIVER renders source frames 1:1"
     if isinstance(ref, otio.schema.GeneratorReference):
-        return replace(
-            entry, skip=f"a generator ({ref.generator_kind or ref.name or 'no media'}): no media to edit"
-        )
+        return f"a generator ({ref.generator_kind or ref.name or 'no media'}): no media to edit"
     if isinstance(ref, otio.schema.ImageSequenceReference):
-        return replace(
-            entry, skip="an image sequence: RIVER edits movie files; render the sequence to a movie"
-        )
+        return "an image sequence: RIVER edits movie files; render the sequence to a movie"
     target = ref.target_url if isinstance(ref, otio.schema.ExternalReference) else ""
     if not target and Path(clip.name).suffix.lower() in VIDEO_SUFFIXES:
         target = clip.name  # an EDL names the file only in the clip name: relink by it, as NLEs do
     if not target:
-        return replace(entry, skip=f"no media file ({ref.schema_name() if ref else 'no reference'})")
-    entry = replace(entry, target=target)
+        return f"no media file ({ref.schema_name() if ref else 'no reference'})"
+    fields["target"] = target
     avail = ref.available_range
     source_range = clip.source_range or avail
     if source_range is None:
-        return replace(entry, skip="has neither a source range nor the media's available range")
+        return "has neither a source range nor the media's available range"
     expect_rate = exact_rate(avail.duration.rate) if avail is not None else None
     expect_frames = (
         whole(frames_at(avail.duration, expect_rate)) if avail is not None and expect_rate else None
     )
     found = find(target, rate=expect_rate, frames=expect_frames or None)
-    entry = replace(entry, relinked=found)
+    fields["relinked"] = found
     if found.path is None:
-        return replace(entry, skip=f"media not found: {found.reason}")
+        return f"media not found: {found.reason}"
     facts = found.facts
     media_rate = facts.rate if facts is not None else expect_rate or exact_rate(source_range.duration.rate)
     if avail is not None:
         media_start = whole(frames_at(avail.start_time, media_rate))
         if media_start is None:
-            return replace(entry, skip=f"its media's start {avail.start_time} is not a whole frame at "
-                                       f"{rate_text(media_rate)} fps")  # fmt: skip
+            return (f"its media's start {avail.start_time} is not a whole frame at "
+                    f"{rate_text(media_rate)} fps")  # fmt: skip
     else:
         media_start = facts.start_frame if facts is not None else 0
-    entry = replace(entry, media_rate=media_rate, media_start=media_start)
+    fields["media_rate"], fields["media_start"] = media_rate, media_start
     start = frames_at(source_range.start_time, media_rate)
     length = frames_at(source_range.duration, media_rate)
     if whole(start) is None or whole(length) is None:
-        return replace(
-            entry,
-            skip=f"its source range {_range_text(source_range)} does not land on whole frames of its "
-            f"{rate_text(media_rate)} fps media ({float(start):.3f}+{float(length):.3f} frames)",
+        return (
+            f"its source range {_range_text(source_range)} does not land on whole frames of its "
+            f"{rate_text(media_rate)} fps media ({float(start):.3f}+{float(length):.3f} frames)"
         )
     s0 = int(start) - media_start
     s1 = s0 + int(length)
+    record = fields["record"]
     record_frames = frames_at(source_range.duration, timeline_rate)
-    if whole(record_frames) is None or int(record_frames) != entry.record[1] - entry.record[0]:
-        return replace(
-            entry,
-            skip=f"its {int(length)} media frames at {rate_text(media_rate)} fps do not fill whole frames "
-            f"of the {rate_text(timeline_rate)} fps timeline",
+    if whole(record_frames) is None or int(record_frames) != record[1] - record[0]:
+        return (
+            f"its {int(length)} media frames at {rate_text(media_rate)} fps do not fill whole frames "
+            f"of the {rate_text(timeline_rate)} fps timeline"
         )
     before, after = 0, 0
-    for i, t in _neighbour_transitions(items, item_index):
+    for i, t in neighbours:
         # OTIO: a transition's in_offset runs before the cut (the next clip shows its media early), its
         # out_offset after it (the previous clip's media runs on) — track.handles_of_child agrees.
         offset = t.in_offset if i < item_index else t.out_offset
         n = whole(frames_at(offset, media_rate))
         if n is None:
-            return replace(entry, skip=f"transition {t.name!r} does not land on whole frames of its media")
+            return f"transition {t.name!r} does not land on whole frames of its media"
         if i < item_index:
             before = n
         else:
             after = n
     total = facts.frames if facts is not None else None
+    fields["source"] = (s0, s1)
     if s0 < 0 or (total is not None and s1 > total):
         has = (
             f"frames 0:{total}"
             if total is not None
             else f"its first frame at {timecode(media_start, media_rate)}"
         )
-        return replace(
-            entry, source=(s0, s1),
-            skip=f"uses media frames {s0}:{s1} (source {_range_text(source_range)}) but the media has {has}",
-        )  # fmt: skip
+        return f"uses media frames {s0}:{s1} (source {_range_text(source_range)}) but the media has {has}"
     if s0 - before < 0 or (total is not None and s1 + after > total):
-        return replace(
-            entry, source=(s0, s1),
-            skip=f"its transitions need media frames {s0 - before}:{s1 + after} (handles {before}/{after}) "
-            f"beyond the media's {total if total is not None else '?'} frames",
-        )  # fmt: skip
-    return replace(entry, source=(s0, s1), render=(s0 - before, s1 + after))
+        return (
+            f"its transitions need media frames {s0 - before}:{s1 + after} (handles {before}/{after}) "
+            f"beyond the media's {total if total is not None else '?'} frames"
+        )
+    fields["render"] = (s0 - before, s1 + after)
+    return ""
 
 
 def _neighbour_transitions(

@@ -225,8 +225,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
                     matte=f.matte,
                 )
             )
+    # (in place: the input timeline is not used after, and copying a long one takes a while)
     return finish(clip_map.loaded, results, failures, args, out_fmt, cancelled=cancelled,
-                  build=lambda: lay_back(clip_map.loaded, results, with_matte=args.with_matte))  # fmt: skip
+                  build=lambda: lay_back(clip_map.loaded, results, with_matte=args.with_matte,
+                                         in_place=True))  # fmt: skip
 
 
 def run_batch(batch: Batch, *, confirm: bool) -> bool:
@@ -469,7 +471,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
     def build() -> Any:
         copy = loaded.timeline.deepcopy()
-        fresh = {(rc.track_index, rc.item_index): rc for rc in river_clips(copy)}
+        fresh = {(rc.track_index, rc.item_index): rc for rc in river_clips(copy, read_provenance=False)}
         for rc, f, avail, job_id in swaps:
             replace_clip_media(copy, fresh[(rc.track_index, rc.item_index)], f.media, avail, job_id,
                                f.provenance, f.provenance_path)  # fmt: skip
@@ -537,6 +539,11 @@ def rerender_spec(
         what.update(what_to_do)
         kind = "edit"
     else:
+        if "plan" not in prov and prov.get("provenance"):  # river_clips could not read it from there
+            raise TimelineError(
+                f"RIVER clip {rc.clip.name!r}: its plan is in {prov['provenance']}, which cannot be read "
+                "here; make it readable, or use --re-reason"
+            )
         if not prov.get("plan"):
             raise TimelineError(f"RIVER clip {rc.clip.name!r} has no stored plan; use --re-reason")
         what, kind = {"plan_json": json.dumps(prov["plan"])}, "render"

@@ -9,9 +9,14 @@ that keeps OTIO's double arithmetic exact, see ``_gap``) and every length is che
 record frames.
 
 A RIVER clip carries its job three ways, because formats drop different things (see ``write``):
-``clip.metadata["river"]`` (the provenance), and one marker named after the edit (the query) whose
-comment reads ``RIVER job JOB_ID · PATH/provenance.json`` and whose ``metadata["river"]`` holds the job
-id and that path. A re-render finds its way back through whichever survived.
+``clip.metadata["river"]`` (``batch.provenance``: the job, its replayable spec, the clip it replaces and
+the path of the job's provenance.json, which holds the plan and the rest), and one marker named after
+the edit (the query) whose comment reads ``RIVER job JOB_ID · PATH/provenance.json`` and whose
+``metadata["river"]`` holds the job id and that path. A re-render finds its way back through whichever
+survived.
+
+The RIVER tracks are made in one go by OTIO's JSON reader where every value comes back exactly (see
+``metadata``), else object by object; both make the same track.
 
 Example::
 
@@ -36,7 +41,7 @@ from typing import Any
 import opentimelineio as otio
 
 from host_plugins.otio.clips import ClipEntry
-from host_plugins.otio.metadata import with_metadata
+from host_plugins.otio.metadata import exact_json_float, json_exact, with_metadata
 from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, whole
 from host_plugins.otio.read import LoadedTimeline
 
@@ -77,8 +82,10 @@ def lay_back(
     *,
     with_matte: bool = False,
     track_name: str = RIVER,
+    in_place: bool = False,
 ) -> otio.schema.Timeline:
-    """A copy of ``loaded.timeline`` with the results on new top video tracks.
+    """A copy of ``loaded.timeline`` with the results on new top video tracks (with ``in_place``,
+    ``loaded.timeline`` itself, for a caller done with the input: no copy of the whole timeline).
 
     Results that overlap in record time (clips of different tracks at the same time) go on further
     RIVER tracks ("RIVER 2", …), keeping the bottom-to-top order of the tracks they come from. With
@@ -93,16 +100,21 @@ def lay_back(
         check_rendered(result, f"results[{i}]")
     # 2. Share tracks where results do not overlap
     layers = _layers(results)
-    timeline = copy.deepcopy(loaded.timeline)
+    timeline = loaded.timeline
     names = _free_names(timeline, track_name, len(layers), with_matte=with_matte)
-    # 3. Build a track per layer (and its matte track), appended last = on top
+    # 3. Build a track per layer (and its matte track): every track before any is added
+    tracks = []
     for layer, name in zip(layers, names, strict=True):
         source_range = _shared_source_range(loaded, layer, name)
-        placed = [(r.entry.record, _river_clip(r)) for r in layer]
-        timeline.tracks.append(_track(name, placed, loaded.rate, source_range))
-        mattes = [(r.entry.record, _matte_clip(r)) for r in layer if r.matte is not None]
-        if with_matte and mattes:
-            timeline.tracks.append(_track(f"{name} {MATTE}", mattes, loaded.rate, source_range))
+        tracks.append(_track(name, layer, loaded.rate, source_range, matte=False))
+        if with_matte and any(r.matte is not None for r in layer):
+            mattes = [r for r in layer if r.matte is not None]
+            tracks.append(_track(f"{name} {MATTE}", mattes, loaded.rate, source_range, matte=True))
+    # 4. Append them last = on top
+    if not in_place:
+        timeline = copy.deepcopy(timeline)
+    for track in tracks:
+        timeline.tracks.append(track)
     return timeline
 
 
@@ -196,23 +208,25 @@ def _point(at: otio.opentime.RationalTime) -> otio.opentime.TimeRange:
     return otio.opentime.TimeRange(at, otio.opentime.RationalTime(0, at.rate))
 
 
-def _river_clip(result: RenderedClip) -> otio.schema.Clip:
+def _marker_record(result: RenderedClip) -> dict[str, Any]:
+    return {"river": {"job_id": result.job_id, "provenance": result.provenance_path}}
+
+
+def _matte_record(result: RenderedClip) -> dict[str, Any]:
+    return {"river": {"job_id": result.job_id, "provenance": result.provenance_path, "matte": True}}
+
+
+def _river_clip(result: RenderedClip, source_range: otio.opentime.TimeRange) -> otio.schema.Clip:
+    """The RIVER clip made object by object (``_track_from_json`` makes the same in one go)."""
     entry = result.entry
-    original: otio.schema.Clip = entry.item  # type: ignore[assignment]  # check_rendered made sure
     rate = entry.media_rate
     assert rate is not None
-    source_range = _source_range(entry)
     # (made through with_metadata: setting a provenance into OTIO metadata directly is 4× slower)
     clip = with_metadata(otio.schema.Clip, {"river": result.provenance})
-    clip.name = f"{entry.name} ({RIVER})"
+    clip.name = _clip_name(result, False)
     clip.media_reference = _reference(result.media, result, rate)
-    clip.source_range = source_range
-    for effect in original.effects:
-        if not isinstance(effect, otio.schema.TimeEffect):
-            clip.effects.append(copy.deepcopy(effect))
-    marker = with_metadata(
-        otio.schema.Marker, {"river": {"job_id": result.job_id, "provenance": result.provenance_path}}
-    )
+    clip.source_range = copy.deepcopy(source_range)
+    marker = with_metadata(otio.schema.Marker, _marker_record(result))
     marker.name = result.label
     marker.marked_range = _point(source_range.start_time)
     marker.color = MARKER_COLOR
@@ -221,13 +235,13 @@ def _river_clip(result: RenderedClip) -> otio.schema.Clip:
     return clip
 
 
-def _matte_clip(result: RenderedClip) -> otio.schema.Clip:
+def _matte_clip(result: RenderedClip, source_range: otio.opentime.TimeRange) -> otio.schema.Clip:
     assert result.matte is not None and result.entry.media_rate is not None
     return otio.schema.Clip(
-        name=f"{result.entry.name} ({RIVER} {MATTE})",
+        name=_clip_name(result, True),
         media_reference=_reference(result.matte, result, result.entry.media_rate),
-        source_range=_source_range(result.entry),
-        metadata={"river": {"job_id": result.job_id, "provenance": result.provenance_path, "matte": True}},
+        source_range=copy.deepcopy(source_range),
+        metadata=_matte_record(result),
     )
 
 
@@ -245,32 +259,141 @@ def _external(movie: Path, available_range: otio.opentime.TimeRange) -> otio.sch
 
 def _track(
     name: str,
-    placed: list[tuple[tuple[int, int], otio.schema.Clip]],
+    results: list[RenderedClip],
     rate: Fraction,
     source_range: otio.opentime.TimeRange | None,
+    *,
+    matte: bool,
 ) -> otio.schema.Track:
-    """Gaps and clips at ``rate`` so that each clip starts exactly at its record frame."""
-    track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+    """Gaps and clips at ``rate`` so that each clip starts exactly at its record frame (the RIVER clips,
+    or with ``matte`` their mattes)."""
+    ordered = sorted(results, key=lambda r: r.entry.record)
+    ranges = [_source_range(r.entry) for r in ordered]
+    items: list[tuple[RenderedClip | None, otio.opentime.TimeRange]] = []  # (None for a gap, its range)
     cursor = 0
-    for (start, end), clip in sorted(placed, key=lambda p: p[0]):
-        length = frames_at(clip.source_range.duration, rate)
+    for r, source in zip(ordered, ranges, strict=True):
+        start, end = r.entry.record
+        label = _clip_name(r, matte)
+        length = frames_at(source.duration, rate)
         if length != end - start:
             raise ValueError(
-                f"clip {clip.name!r}: its {float(length):g} frames at {rate_text(rate)} fps do not fill "
+                f"clip {label!r}: its {float(length):g} frames at {rate_text(rate)} fps do not fill "
                 f"record frames {start}:{end}"
             )
         if start < cursor:
-            raise ValueError(f"clip {clip.name!r} at record frames {start}:{end} overlaps the one before it")
+            raise ValueError(f"clip {label!r} at record frames {start}:{end} overlaps the one before it")
         if start > cursor:
-            track.append(_gap(start - cursor, rate, clip.source_range.duration.rate))
-        track.append(clip)
+            items.append((None, _gap_range(start - cursor, rate, source.duration.rate)))
+        items.append((r, source))
         cursor = end
+    track = _track_from_json(name, items, matte)
+    if track is None:  # a value JSON would not give back exactly: made object by object
+        track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+        for made, span in items:
+            if made is None:
+                track.append(otio.schema.Gap(source_range=span))
+            else:
+                track.append(_matte_clip(made, span) if matte else _river_clip(made, span))
+    # (the entries list the clips' effects: no look at each clip's, which takes a while)
+    if not matte and any(made is not None and made.entry.effects for made, _ in items):
+        for item, (made, _) in zip(track, items, strict=True):
+            if made is not None and made.entry.effects:
+                _copy_effects(made, item)
     if source_range is not None:
         track.source_range = copy.deepcopy(source_range)
     return track
 
 
-def _gap(frames: int, rate: Fraction, next_rate: float) -> otio.schema.Gap:
+def _clip_name(result: RenderedClip, matte: bool) -> str:
+    return f"{result.entry.name} ({RIVER} {MATTE})" if matte else f"{result.entry.name} ({RIVER})"
+
+
+def _copy_effects(result: RenderedClip, clip: otio.schema.Clip) -> None:
+    """The original clip's effects but its retime (a RIVER clip plays its movie 1:1)."""
+    for effect in result.entry.item.effects:
+        if not isinstance(effect, otio.schema.TimeEffect):
+            clip.effects.append(copy.deepcopy(effect))
+
+
+def _track_from_json(
+    name: str, items: list[tuple[RenderedClip | None, otio.opentime.TimeRange]], matte: bool
+) -> otio.schema.Track | None:
+    """The track made by OTIO's JSON reader in one go (in C++: a fraction of the time of making each
+    clip, marker and metadata from Python), or None when a value would not come back exactly from JSON
+    (see ``metadata``): the caller then makes it object by object.
+
+    The JSON is written as text, piece by piece, as ``json.dumps`` would write the same documents (a
+    float as its ``repr``, a str by the json module's own encoder): building the dicts first took longer
+    than OTIO's parse."""
+    children: list[str] = []
+    for r, span in items:
+        source = _range_text(span)
+        if source is None:
+            return None
+        if r is None:
+            children.append(f'{{"OTIO_SCHEMA": "Gap.1", "name": "", "source_range": {source}}}')
+            continue
+        record = _matte_record(r) if matte else {"river": r.provenance}
+        if not json_exact(record):
+            return None
+        movie = r.matte if matte else r.media
+        assert movie is not None and r.entry.media_rate is not None
+        r0, r1 = r.rendered
+        rate = float(r.entry.media_rate)
+        available = _range_text_of(float(r.entry.media_start + r0), rate, float(r1 - r0), rate)
+        if available is None:
+            return None
+        movie = Path(movie).absolute()
+        marker = ""
+        if not matte:
+            at = span.start_time
+            point = _range_text_of(at.value, at.rate, 0.0, at.rate)
+            if point is None:
+                return None
+            marker = (
+                f'{{"OTIO_SCHEMA": "Marker.2", "metadata": {_JSON(_marker_record(r))}, '
+                f'"name": {_STR(r.label)}, "color": {_STR(MARKER_COLOR)}, "marked_range": {point}, '
+                f'"comment": {_STR(marker_comment(r.job_id, r.provenance_path))}}}'
+            )
+        children.append(
+            f'{{"OTIO_SCHEMA": "Clip.2", "metadata": {_JSON(record)}, "name": {_STR(_clip_name(r, matte))}, '
+            f'"source_range": {source}, "markers": [{marker}], '
+            f'"media_references": {{"DEFAULT_MEDIA": {{"OTIO_SCHEMA": "ExternalReference.1", '
+            f'"metadata": {{}}, "name": {_STR(movie.name)}, "available_range": {available}, '
+            f'"target_url": {_STR(movie.as_uri())}}}}}, "active_media_reference_key": "DEFAULT_MEDIA"}}'
+        )
+    text = (
+        f'{{"OTIO_SCHEMA": "Track.1", "name": {_STR(name)}, "kind": {_STR(otio.schema.TrackKind.Video)}, '
+        f'"children": [{", ".join(children)}]}}'
+    )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: OTIO refuses it, in its own words, object by object
+        return None
+    return otio.core.deserialize_json_from_string(text)  # type: ignore[no-any-return]
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), one encoder
+_STR = json.encoder.encode_basestring  # a str, as that encoder writes it
+
+
+def _range_text(span: otio.opentime.TimeRange) -> str | None:
+    start, duration = span.start_time, span.duration
+    return _range_text_of(start.value, start.rate, duration.value, duration.rate)
+
+
+def _range_text_of(start: float, start_rate: float, duration: float, duration_rate: float) -> str | None:
+    """A TimeRange as OTIO's JSON, or None when a value would not come back exactly."""
+    if not all(exact_json_float(x) for x in (start, start_rate, duration, duration_rate)):
+        return None
+    return (
+        f'{{"OTIO_SCHEMA": "TimeRange.1", '
+        f'"duration": {{"OTIO_SCHEMA": "RationalTime.1", "rate": {duration_rate!r}, "value": {duration!r}}}, '
+        f'"start_time": {{"OTIO_SCHEMA": "RationalTime.1", "rate": {start_rate!r}, "value": {start!r}}}}}'
+    )
+
+
+def _gap_range(frames: int, rate: Fraction, next_rate: float) -> otio.opentime.TimeRange:
     """``frames`` record frames of nothing, at the rate of the clip after it when that is a whole number
     of its frames, else at the timeline's rate.
 
@@ -279,11 +402,9 @@ def _gap(frames: int, rate: Fraction, next_rate: float) -> otio.schema.Gap:
     keeps such a clip (60000/1001 media in a 30000/1001 timeline) exactly on its frame."""
     there = whole(frames * exact_rate(next_rate) / rate)
     if there is None:
-        return otio.schema.Gap(source_range=time_range(0, frames, rate))
+        return time_range(0, frames, rate)
     zero = otio.opentime.RationalTime(0, next_rate)
-    return otio.schema.Gap(
-        source_range=otio.opentime.TimeRange(zero, otio.opentime.RationalTime(there, next_rate))
-    )
+    return otio.opentime.TimeRange(zero, otio.opentime.RationalTime(there, next_rate))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -342,7 +463,9 @@ class RiverClip:
     track_index: int
     item_index: int
     clip: otio.schema.Clip
-    provenance: dict[str, Any] | None  # metadata["river"], else the provenance.json its marker names
+    # metadata["river"] (its plan read from the provenance.json it names, when it holds none), else the
+    # provenance.json its marker names
+    provenance: dict[str, Any] | None
     provenance_path: str  # from the marker ('' when no marker survived)
 
 
@@ -394,11 +517,29 @@ def _marker_job(marker: otio.schema.Marker) -> tuple[str, str]:
 
 
 def _provenance(clip: otio.schema.Clip, path: str) -> dict[str, Any] | None:
+    """The clip's ``metadata["river"]``, with the plan read from its provenance.json when the record
+    names the file instead of holding the plan (``batch.provenance``: a plan is kept inline only where
+    no file holds it; older timelines hold it inline); without metadata, the provenance.json itself."""
     meta = clip.metadata.get("river")
     if isinstance(meta, Mapping) and meta:
-        return _plain(meta)
+        record = _plain(meta)
+        where = record.get("provenance")
+        if "plan" not in record and isinstance(where, str) and where:
+            document = _read_json(where)
+            if document is not None and "plan" in document:
+                record["plan"] = without_trace(document["plan"])
+        return record
     if not path:
         return None
+    return _read_json(path)
+
+
+def without_trace(plan: Any) -> Any:
+    """A plan without its reasoning trace (provenance.json keeps it; a re-render does not need it)."""
+    return {k: v for k, v in plan.items() if k != "trace"} if isinstance(plan, dict) else plan
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
     try:
         loaded = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -54,6 +54,11 @@ def seconds(rt: otio.opentime.RationalTime) -> Fraction:
 
 def frames_at(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:
     """``rt`` as a (possibly fractional) frame count at ``rate``."""
+    own = exact_rate(rt.rate)
+    if own is rate or own == rate:  # the common case, fast: its own value, taken exactly
+        value = rt.value
+        whole_value = int(value)
+        return Fraction(whole_value) if whole_value == value else Fraction(value)
     return seconds(rt) * rate
 
 

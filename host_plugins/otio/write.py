@@ -203,6 +203,8 @@ def write_timeline(
 def losses(timeline: otio.schema.Timeline, fmt: Format) -> tuple[list[str], bool]:
     """One line per RIVER addition ``fmt`` cannot carry, and whether the ``.otio`` sidecar is needed."""
     carries = CARRIES[fmt.adapter]
+    if carries == Carries():  # (.otio) keeps everything: nothing to say, no need to look
+        return [], False
     clips = river_clips(timeline, read_provenance=False)  # only how many, and their paths
     spans = river_span_markers(timeline)
     mattes = [t for t in timeline.tracks if is_river_track(t.name, matte=True)]

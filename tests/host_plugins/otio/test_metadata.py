@@ -84,13 +84,13 @@ def test_what_the_reader_would_change_is_set_one_by_one(odd: object, monkeypatch
 
 
 def test_the_float_rule_holds_for_otios_reader() -> None:
-    """Every float _exact_float admits comes back from OTIO's JSON reader bit for bit (it does not for
+    """Every float exact_json_float admits comes back from OTIO's JSON reader bit for bit (it does not for
     floats in general: about a quarter of random doubles come back an ulp or more off)."""
     rng = random.Random(3)
     floats = [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(20000)]
     floats += [round(rng.uniform(-1e6, 1e6), rng.randint(0, 12)) for _ in range(20000)]
     floats += [struct.unpack("f", struct.pack("f", rng.uniform(-100, 100)))[0] for _ in range(20000)]
-    admitted = [x for x in floats if metadata._exact_float(x)]
+    admitted = [x for x in floats if metadata.exact_json_float(x)]
     assert len(admitted) > 30000
     made = with_metadata(otio.schema.Clip, {"floats": admitted})
     assert [struct.pack("d", x) for x in made.metadata["floats"]] == [struct.pack("d", x) for x in admitted]
