@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m host_plugins.resolve",
         description="Edit the clips selected in DaVinci Resolve through the RIVER NLE server and place the "
         "results back without touching the originals.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress, only results and errors")
     common.add_argument("--debug", action="store_true", help="tracebacks instead of one-line errors")
@@ -55,11 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     """``river resolve …`` (the ``river_nle.commands`` entry point)."""
     resolve = groups.add_parser(
-        "resolve", parents=[common], help="DaVinci Resolve: install the script, check the setup, edit",
+        "resolve",
+        parents=[common],
+        help="DaVinci Resolve: install the script, check the setup, edit",
         description="DaVinci Resolve integration: install the Workspace → Scripts entry, check the setup, "
         "and the same edit/mark/free commands as `python -m host_plugins.resolve`.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_commands_to(
         resolve.add_subparsers(title="resolve commands", metavar="COMMAND"), common, standalone=False
     )
@@ -69,27 +73,49 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
     server = argparse.ArgumentParser(add_help=False)
     server.add_argument("--discovery", type=Path, metavar="PATH", help="the server's discovery file")
     server.add_argument("--json", action="store_true", help="machine-readable output")
-    server.add_argument("--search-path", action="append", type=Path, default=[], metavar="DIR",
-                        help="where to look for media Resolve names but this machine has elsewhere")  # fmt: skip
+    server.add_argument(
+        "--search-path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="where to look for media Resolve names but this machine has elsewhere",
+    )
 
     def selection(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--selection", default="auto", choices=("auto", "selected", "current", "inout"),
-                       help="which clips (default auto: selected, else current, else in/out)")  # fmt: skip
+        p.add_argument(
+            "--selection",
+            default="auto",
+            choices=("auto", "selected", "current", "inout"),
+            help="which clips (default auto: selected, else current, else in/out)",
+        )
         p.add_argument(
             "--dry-run", action="store_true", help="print the selection and the jobs, submit nothing"
         )
 
     p = cmds.add_parser("info", parents=[common, server], help="the current timeline as RIVER reads it")
-    p.add_argument("--selection", choices=("auto", "selected", "current", "inout"),
-                   help="also report what this selection picks")  # fmt: skip
+    p.add_argument(
+        "--selection",
+        choices=("auto", "selected", "current", "inout"),
+        help="also report what this selection picks",
+    )
     p.set_defaults(handler=_handler("cmd_info"))
 
-    p = cmds.add_parser("edit", parents=[common, server], help="edit the selected clips, place the results",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = cmds.add_parser(
+        "edit",
+        parents=[common, server],
+        help="edit the selected clips, place the results",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("query", nargs="?", help="the editing request, reasoned per clip (or use --targets)")
     selection(p)
-    p.add_argument("--place", default="track", choices=("track", "take"),
-                   help="a free track above (default) or a take of the original")  # fmt: skip
+    p.add_argument(
+        "--place",
+        default="track",
+        choices=("track", "take"),
+        help="a free track above (default) or a take of the original",
+    )
     add_job_options(p)
     p.set_defaults(handler=_handler("cmd_edit"))
 
@@ -101,19 +127,31 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
     p.set_defaults(handler=_handler("cmd_mark"))
 
     p = cmds.add_parser(
-        "free", parents=[common, server], help="the free edition: edit an exported timeline file",
+        "free",
+        parents=[common, server],
+        help="the free edition: edit an exported timeline file",
         description="Resolve's free edition has no external scripting. Export the timeline (File → Export → "
         "Timeline…, FCP 7 XML), run this, then import the result (File → Import → Timeline…).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "timeline", type=Path, metavar="TIMELINE_EXPORT", help="the exported .xml .otio .fcpxml .edl .aaf"
     )
     p.add_argument("query", nargs="?", help="the editing request (or use --targets)")
-    p.add_argument("--select", action="append", default=[], metavar="SEL",
-                   help="clip:NAME | track:N | range:IN-OUT | marker:NAME | all (default all)")  # fmt: skip
-    p.add_argument("--out", type=Path, metavar="NEW_TIMELINE",
-                   help="the timeline to import back (default: TIMELINE_EXPORT's name + _river)")  # fmt: skip
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="SEL",
+        help="clip:NAME | track:N | range:IN-OUT | marker:NAME | all (default all)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="NEW_TIMELINE",
+        help="the timeline to import back (default: TIMELINE_EXPORT's name + _river)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--rate", metavar="NUM/DEN", help="an EDL's frame rate")
     p.add_argument("--with-matte", action="store_true", help="also lay the matte movies on a track above")
@@ -126,14 +164,19 @@ def add_commands_to(cmds: Any, common: argparse.ArgumentParser, *, standalone: b
             "install", parents=[common], help="add RIVER NLE to Resolve's Workspace → Scripts"
         )
         scope = p.add_mutually_exclusive_group()
-        scope.add_argument("--user", dest="scope", action="store_const", const="user",
-                           help="for this user (default)")  # fmt: skip
+        scope.add_argument(
+            "--user", dest="scope", action="store_const", const="user", help="for this user (default)"
+        )
         scope.add_argument(
             "--system", dest="scope", action="store_const", const="system", help="for all users"
         )
         p.add_argument("--uninstall", action="store_true", help="remove what install wrote")
-        p.add_argument("--scripts-dir", type=Path, metavar="DIR",
-                       help="Resolve's Fusion/Scripts folder, when not where Blackmagic's README says")  # fmt: skip
+        p.add_argument(
+            "--scripts-dir",
+            type=Path,
+            metavar="DIR",
+            help="Resolve's Fusion/Scripts folder, when not where Blackmagic's README says",
+        )
         p.set_defaults(handler=_handler("cmd_install", module="install"), scope=None)
 
         p = cmds.add_parser(

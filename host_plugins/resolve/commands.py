@@ -70,10 +70,14 @@ def _open(args: argparse.Namespace, resolve: Any = None) -> tuple[Any, ResolveTi
 
 def _host_context(tl: ResolveTimeline, host: dict[str, str], how: str) -> dict[str, str]:
     return {
-        "host": "resolve", "resolve_product": host["product"], "resolve_version": host["version"],
-        "project": tl.project_name, "timeline": tl.timeline_name, "timeline_name": tl.timeline_name,
+        "host": "resolve",
+        "resolve_product": host["product"],
+        "resolve_version": host["version"],
+        "project": tl.project_name,
+        "timeline": tl.timeline_name,
+        "timeline_name": tl.timeline_name,
         "selection": how,
-    }  # fmt: skip
+    }
 
 
 # -- info -------------------------------------------------------------------------------------
@@ -84,8 +88,10 @@ def cmd_info(args: argparse.Namespace, resolve: Any = None) -> int:
     app, tl, host = _open(args, resolve)
     report: dict[str, Any] = {"resolve": host, **otio_commands.info_json(tl.clip_map)}
     report["resolve_items"] = [
-        {"number": e.number, **tl.item_of(e).report()} for e in tl.clip_map.entries if (e.track_index, e.item_index) in tl.items
-    ]  # fmt: skip
+        {"number": e.number, **tl.item_of(e).report()}
+        for e in tl.clip_map.entries
+        if (e.track_index, e.item_index) in tl.items
+    ]
     if args.selection:
         sel, how = selection(app, tl, args.selection)
         report["selection"] = selection_report(tl, sel, how)
@@ -128,12 +134,25 @@ def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
     app, tl, host = _open(args, resolve)
     sel, how = selection(app, tl, args.selection)
     folder = slug(f"resolve_{tl.timeline_name}")
-    jobs = clip_specs(sel.chosen, kind="edit", folder=folder, settings=settings, query=args.query,
-                      host_context=_host_context(tl, host, how))  # fmt: skip
+    jobs = clip_specs(
+        sel.chosen,
+        kind="edit",
+        folder=folder,
+        settings=settings,
+        query=args.query,
+        host_context=_host_context(tl, host, how),
+    )
     if args.dry_run:
         if args.json:
-            print(json.dumps({"selection": selection_report(tl, sel, how),
-                              "submit": [json.loads(_spec_json(j)) for j in jobs]}, indent=2))  # fmt: skip
+            print(
+                json.dumps(
+                    {
+                        "selection": selection_report(tl, sel, how),
+                        "submit": [json.loads(_spec_json(j)) for j in jobs],
+                    },
+                    indent=2,
+                )
+            )
             return EXIT_OK
         print(f"selection: {how}")
         return dry_run(tl.loaded, sel, jobs, args)
@@ -153,10 +172,17 @@ def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
             e = j.entry
             assert e.source is not None
             render = Render(
-                item=tl.item_of(e), clip=e.name, media=f.media, rendered=f.rendered, source=e.source,
-                record=e.record, job_id=j.job.id, label=label, provenance_path=f.provenance_path,
+                item=tl.item_of(e),
+                clip=e.name,
+                media=f.media,
+                rendered=f.rendered,
+                source=e.source,
+                record=e.record,
+                job_id=j.job.id,
+                label=label,
+                provenance_path=f.provenance_path,
                 host=host,
-            )  # fmt: skip
+            )
             placed.append(placer.place(render, args.place))
         except (ValueError, ResolveError) as exc:
             failures.append((j, str(exc)))
@@ -169,22 +195,40 @@ def _spec_json(j: ClipJob) -> str:
     return json_format.MessageToJson(j.spec, preserving_proto_field_name=True)
 
 
-def _summary(tl: ResolveTimeline, placed: list[Any], failures: list[tuple[ClipJob, str]],
-             args: argparse.Namespace, *, cancelled: bool, added: list[int]) -> int:  # fmt: skip
+def _summary(
+    tl: ResolveTimeline,
+    placed: list[Any],
+    failures: list[tuple[ClipJob, str]],
+    args: argparse.Namespace,
+    *,
+    cancelled: bool,
+    added: list[int],
+) -> int:
     for j, why in failures:
         error(f"{j.entry.track_label} {j.entry.name!r} [{j.entry.record_tc(tl.loaded)}]: {why}")
     if args.json:
-        print(json.dumps({
-            "project": tl.project_name, "timeline": tl.timeline_name, "placed": [p.to_json() for p in placed],
-            "added_tracks": added,
-            "failed": [{"clip": j.entry.name, "track": j.entry.track_label, "why": w} for j, w in failures],
-            "cancelled": cancelled,
-        }, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "project": tl.project_name,
+                    "timeline": tl.timeline_name,
+                    "placed": [p.to_json() for p in placed],
+                    "added_tracks": added,
+                    "failed": [
+                        {"clip": j.entry.name, "track": j.entry.track_label, "why": w} for j, w in failures
+                    ],
+                    "cancelled": cancelled,
+                },
+                indent=2,
+            )
+        )
     else:
         for p in placed:
             where = f"take {p.take} of the original" if p.how == "take" else f"V{p.track}"
-            print(f"placed {p.clip!r} (job {p.job_id}) on {where} at "
-                  f"{timecode(p.record[0], tl.rate)}-{timecode(p.record[1], tl.rate)}; render in the RIVER bin")  # fmt: skip
+            print(
+                f"placed {p.clip!r} (job {p.job_id}) on {where} at "
+                f"{timecode(p.record[0], tl.rate)}-{timecode(p.record[1], tl.rate)}; render in the RIVER bin"
+            )
             for note in p.notes:
                 print(f"  note: {note}")
     if not placed:
@@ -206,8 +250,14 @@ def cmd_mark(args: argparse.Namespace, resolve: Any = None) -> int:
     app, tl, host = _open(args, resolve)
     sel, how = selection(app, tl, args.selection)
     folder = slug(f"resolve_{tl.timeline_name}_mark")
-    jobs = clip_specs(sel.chosen, kind="plan", folder=folder, settings={"profile": args.profile or ""},
-                      query=args.query, host_context=_host_context(tl, host, how))  # fmt: skip
+    jobs = clip_specs(
+        sel.chosen,
+        kind="plan",
+        folder=folder,
+        settings={"profile": args.profile or ""},
+        query=args.query,
+        host_context=_host_context(tl, host, how),
+    )
     if args.dry_run:
         return dry_run(tl.loaded, sel, jobs, args)
     report_skipped(sel, args)
@@ -225,18 +275,39 @@ def cmd_mark(args: argparse.Namespace, resolve: Any = None) -> int:
     spans = []
     for m in markers:
         a, b = m.record
-        frame = next((f for f in range(a, b) if timeline.AddMarker(
-            f, MARKER_COLOR, args.query[:120], m.note, b - f, f"RIVER job {m.metadata['job_id']}")), None)  # fmt: skip
-        spans.append({
-            "clip": m.metadata["clip"], "track": m.metadata["track"], "target": m.metadata["target"],
-            "record_frames": [a, b], "marker_frame": frame,
-            "record": f"{timecode(tl.start_frame + a, tl.rate)}-{timecode(tl.start_frame + b, tl.rate)}",
-        })  # fmt: skip
+        frame = next(
+            (
+                f
+                for f in range(a, b)
+                if timeline.AddMarker(
+                    f, MARKER_COLOR, args.query[:120], m.note, b - f, f"RIVER job {m.metadata['job_id']}"
+                )
+            ),
+            None,
+        )
+        spans.append(
+            {
+                "clip": m.metadata["clip"],
+                "track": m.metadata["track"],
+                "target": m.metadata["target"],
+                "record_frames": [a, b],
+                "marker_frame": frame,
+                "record": f"{timecode(tl.start_frame + a, tl.rate)}-{timecode(tl.start_frame + b, tl.rate)}",
+            }
+        )
     for j, why in failures:
         error(f"{j.entry.track_label} {j.entry.name!r}: {why}")
     if args.json:
-        print(json.dumps({"query": args.query, "spans": spans,
-                          "failed": [{"clip": j.entry.name, "why": w} for j, w in failures]}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "query": args.query,
+                    "spans": spans,
+                    "failed": [{"clip": j.entry.name, "why": w} for j, w in failures],
+                },
+                indent=2,
+            )
+        )
     else:
         for s in spans:
             where = "" if s["marker_frame"] is not None else " (no marker: every frame already had one)"
@@ -252,7 +323,8 @@ def cmd_mark(args: argparse.Namespace, resolve: Any = None) -> int:
 
 EXPORT_STEPS = """In DaVinci Resolve (free or Studio), export the timeline first:
   1. Edit page: open the timeline; File → Export → Timeline…
-  2. Save as type: FCP 7 XML V5 Files (*.xml) (Resolve relinks XML most reliably; .otio, .fcpxml, .edl, .aaf work too)
+  2. Save as type: FCP 7 XML V5 Files (*.xml) (Resolve relinks XML most reliably;
+     .otio, .fcpxml, .edl and .aaf work too)
   3. run: python -m host_plugins.resolve free EXPORTED.xml "your request" """
 
 IMPORT_STEPS = """Now in DaVinci Resolve: File → Import → Timeline… → {out}

@@ -25,8 +25,9 @@ LAUNCHER_NAME = "RIVER NLE.py"
 MARKER = "# RIVER NLE launcher: written by `river resolve install`"
 
 
-def scripts_dir(scope: str, *, platform: str = sys.platform, env: dict[str, str] | None = None,
-                home: Path | None = None) -> Path:  # fmt: skip
+def scripts_dir(
+    scope: str, *, platform: str = sys.platform, env: dict[str, str] | None = None, home: Path | None = None
+) -> Path:
     """Resolve's ``Fusion/Scripts`` folder for ``scope`` ("user" or "system") on ``platform``."""
     env = dict(os.environ) if env is None else env
     home = Path(env.get("HOME") or Path.home()) if home is None else home
@@ -72,7 +73,7 @@ def install(scope: str, *, scripts: Path | None = None, python: str | None = Non
         folder.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_text(launcher_text(python or sys.executable), encoding="utf-8")
-        os.replace(tmp, target)
+        tmp.replace(target)
     except PermissionError:
         hint = " (try --user, or run as administrator)" if scope == "system" else ""
         raise ResolveError(f"cannot write {target}: permission denied{hint}") from None
@@ -133,12 +134,22 @@ def _check_install() -> Check:
         if target.exists():
             found.append((scope, target))
     if not found:
-        return Check("launcher", "fail", "RIVER NLE is not in Resolve's Workspace → Scripts",
-                     "river resolve install --user")  # fmt: skip
+        return Check(
+            "launcher",
+            "fail",
+            "RIVER NLE is not in Resolve's Workspace → Scripts",
+            "river resolve install --user",
+        )
     scope, target = found[0]
     text = target.read_text(encoding="utf-8", errors="replace")
-    python = next((line.split("=", 1)[1].strip().strip("r").strip("\"'") for line in text.splitlines()
-                   if line.startswith("RIVER_PYTHON")), "")  # fmt: skip
+    python = next(
+        (
+            line.split("=", 1)[1].strip().strip("r").strip("\"'")
+            for line in text.splitlines()
+            if line.startswith("RIVER_PYTHON")
+        ),
+        "",
+    )
     if MARKER not in text:
         return Check(
             "launcher",
@@ -147,8 +158,12 @@ def _check_install() -> Check:
             "move it away; river resolve install",
         )
     if not python or not Path(python).exists():
-        return Check("launcher", "fail", f"{target} runs {python or '?'}, which no longer exists",
-                     "river resolve install --" + scope)  # fmt: skip
+        return Check(
+            "launcher",
+            "fail",
+            f"{target} runs {python or '?'}, which no longer exists",
+            "river resolve install --" + scope,
+        )
     return Check("launcher", "ok", f"{target} ({scope}) runs {python}")
 
 
@@ -161,13 +176,25 @@ def _check_env() -> list[Check]:
     if module.exists():
         out.append(Check("RESOLVE_SCRIPT_API", "ok", f"{paths.api}" + ("" if set_api else " (the default)")))
     else:
-        out.append(Check("RESOLVE_SCRIPT_API", "fail", f"no DaVinciResolveScript.py under {paths.api / 'Modules'}",
-                         f'set RESOLVE_SCRIPT_API="{defaults.api}" (where Resolve Studio installs it)'))  # fmt: skip
+        out.append(
+            Check(
+                "RESOLVE_SCRIPT_API",
+                "fail",
+                f"no DaVinciResolveScript.py under {paths.api / 'Modules'}",
+                f'set RESOLVE_SCRIPT_API="{defaults.api}" (where Resolve Studio installs it)',
+            )
+        )
     if paths.lib.exists():
         out.append(Check("RESOLVE_SCRIPT_LIB", "ok", str(paths.lib)))
     else:
-        out.append(Check("RESOLVE_SCRIPT_LIB", "warn", f"{paths.lib} does not exist",
-                         f'set RESOLVE_SCRIPT_LIB="{defaults.lib}" (fusionscript of your Resolve install)'))  # fmt: skip
+        out.append(
+            Check(
+                "RESOLVE_SCRIPT_LIB",
+                "warn",
+                f"{paths.lib} does not exist",
+                f'set RESOLVE_SCRIPT_LIB="{defaults.lib}" (fusionscript of your Resolve install)',
+            )
+        )
     return out
 
 
@@ -175,9 +202,15 @@ def _check_resolve(resolve: Any) -> list[Check]:
     try:
         app = find_resolve(resolve)
     except ResolveError as exc:
-        return [Check("scripting connection", "fail", str(exc),
-                      "start DaVinci Resolve Studio and set Preferences → System → General → External "
-                      f"scripting using: Local; on {FREE_PATH[4:]}")]  # fmt: skip
+        return [
+            Check(
+                "scripting connection",
+                "fail",
+                str(exc),
+                "start DaVinci Resolve Studio and set Preferences → System → General → External "
+                f"scripting using: Local; on {FREE_PATH[4:]}",
+            )
+        ]
     host = describe(app)
     out = [Check("scripting connection", "ok", f"{host['product']} {host['version']}")]
     try:
@@ -192,8 +225,14 @@ def _check_resolve(resolve: Any) -> list[Check]:
         out.append(Check("selection", "ok", "GetSelectedClips is available: edit uses the selected clips"))
     else:
         older = version_tuple(app) < (21, 0, 4)
-        out.append(Check("selection", "warn", "no GetSelectedClips" + (" (Resolve before 21.0.4)" if older else ""),
-                         "update to Resolve 21.0.4+, or use --selection current / inout"))  # fmt: skip
+        out.append(
+            Check(
+                "selection",
+                "warn",
+                "no GetSelectedClips" + (" (Resolve before 21.0.4)" if older else ""),
+                "update to Resolve 21.0.4+, or use --selection current / inout",
+            )
+        )
     return out
 
 
@@ -204,8 +243,12 @@ def _check_server(discovery: Path | None) -> Check:
         with RiverClient.connect(discovery) as client:
             state = client.health(SERVICE_NAME)
     except BridgeError as exc:
-        return Check("server", "warn", f"{exc.details}",
-                     "edit starts one on demand where the engine is installed; or run `river serve`")  # fmt: skip
+        return Check(
+            "server",
+            "warn",
+            f"{exc.details}",
+            "edit starts one on demand where the engine is installed; or run `river serve`",
+        )
     if state != "SERVING":
         return Check(
             "server",
@@ -228,7 +271,8 @@ def cmd_doctor(args: argparse.Namespace, resolve: Any = None) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
-LAUNCHER = '''# RIVER NLE launcher: written by `river resolve install`; `river resolve install --uninstall` removes it.
+LAUNCHER = '''# RIVER NLE launcher: written by `river resolve install`
+# (`river resolve install --uninstall` removes it).
 # Resolve lists it under Workspace → Scripts. It asks for the request in a small window and runs RIVER NLE
 # in its own environment (the interpreter below), which reaches Resolve through external scripting.
 RIVER_PYTHON = r"@PYTHON@"
@@ -261,7 +305,7 @@ def dialog(fusion, bmd):
     win = disp.AddWindow(
         {"ID": "RiverNLE", "WindowTitle": "RIVER NLE", "Geometry": [200, 200, 560, 120]},
         ui.VGroup([
-            ui.LineEdit({"ID": "Query", "PlaceholderText": "What to change, e.g. make the dog look like bronze"}),
+            ui.LineEdit({"ID": "Query", "PlaceholderText": "What to change, e.g. make the dog bronze"}),
             ui.HGroup([
                 ui.ComboBox({"ID": "Selection"}), ui.ComboBox({"ID": "Place"}),
                 ui.Button({"ID": "Edit", "Text": "Edit"}), ui.Button({"ID": "Mark", "Text": "Mark when"}),
@@ -277,7 +321,8 @@ def dialog(fusion, bmd):
 
     def go(action):
         def handler(ev):
-            chosen.append((action, items["Query"].Text, items["Selection"].CurrentText, items["Place"].CurrentText))
+            query = items["Query"].Text
+            chosen.append((action, query, items["Selection"].CurrentText, items["Place"].CurrentText))
             disp.ExitLoop()
         return handler
 
@@ -297,7 +342,8 @@ def main():
     fusion = globals().get("fusion") or globals().get("fu")
     bmd = globals().get("bmd")
     if fusion is None or bmd is None or getattr(fusion, "UIManager", None) is None:
-        print("RIVER NLE: no dialog here; run: " + RIVER_PYTHON + " -m host_plugins.resolve edit \\"your request\\"")
+        how = RIVER_PYTHON + " -m host_plugins.resolve edit \\"your request\\""
+        print("RIVER NLE: no dialog here; run: " + how)
         return 2
     answer = dialog(fusion, bmd)
     if answer is None:

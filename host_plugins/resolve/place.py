@@ -46,10 +46,17 @@ class Placement:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "clip": self.clip, "job_id": self.job_id, "media": self.media, "place": self.how,
-            "track": self.track, "take": self.take, "record_frames": list(self.record),
-            "source_frames": list(self.source), "marker_frame": self.marker_frame, "notes": self.notes,
-        }  # fmt: skip
+            "clip": self.clip,
+            "job_id": self.job_id,
+            "media": self.media,
+            "place": self.how,
+            "track": self.track,
+            "take": self.take,
+            "record_frames": list(self.record),
+            "source_frames": list(self.source),
+            "marker_frame": self.marker_frame,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True)
@@ -180,8 +187,14 @@ class Placer:
         e = render.source[1] - render.rendered[0]
         start = self.tl.start_frame + render.record[0]
         end = self.tl.start_frame + render.record[1]
-        placement = Placement(clip=render.clip, job_id=render.job_id, media=str(render.media), how=how,
-                              record=(start, end), source=(s, e))  # fmt: skip
+        placement = Placement(
+            clip=render.clip,
+            job_id=render.job_id,
+            media=str(render.media),
+            how=how,
+            record=(start, end),
+            source=(s, e),
+        )
         if how == "take":
             placement.take = self._as_take(timeline, render, mpi, s, e)
         else:
@@ -192,13 +205,20 @@ class Placer:
         placement.notes += self._tag(mpi, render)
         return placement
 
-    def _on_track(self, timeline: Any, media_pool: Any, render: Render, mpi: Any,
-                  s: int, e: int, start: int, end: int) -> tuple[Any, int]:  # fmt: skip
+    def _on_track(
+        self, timeline: Any, media_pool: Any, render: Render, mpi: Any, s: int, e: int, start: int, end: int
+    ) -> tuple[Any, int]:
         tried: list[str] = []
         for attempt in range(2):
             track = self.free_track(timeline, render.item.track, start, end, force_new=attempt > 0)
-            info = {"mediaPoolItem": mpi, "startFrame": s, "endFrame": e, "mediaType": 1,
-                    "trackIndex": track, "recordFrame": start}  # fmt: skip
+            info = {
+                "mediaPoolItem": mpi,
+                "startFrame": s,
+                "endFrame": e,
+                "mediaType": 1,
+                "trackIndex": track,
+                "recordFrame": start,
+            }
             before = {_item_key(h) for h in _track_items(timeline, track)}
             media_pool.AppendToTimeline([info])  # its answer proves nothing: read the track back
             placed = [
@@ -282,10 +302,12 @@ class Placer:
     def _tag(self, mpi: Any, render: Render) -> list[str]:
         notes = []
         fields = {
-            "RIVER Job": render.job_id, "RIVER Query": render.label, "RIVER Provenance": render.provenance_path,
-            "RIVER Source": render.item.file_path, "RIVER Host": f"{render.host.get('product', '')} "
-            f"{render.host.get('version', '')}".strip(),
-        }  # fmt: skip
+            "RIVER Job": render.job_id,
+            "RIVER Query": render.label,
+            "RIVER Provenance": render.provenance_path,
+            "RIVER Source": render.item.file_path,
+            "RIVER Host": f"{render.host.get('product', '')} {render.host.get('version', '')}".strip(),
+        }
         for key, value in fields.items():
             if not mpi.SetThirdPartyMetadata(key, str(value)):
                 notes.append(f"metadata {key!r} refused")

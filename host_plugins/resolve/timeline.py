@@ -56,10 +56,16 @@ class ResolveItem:
 
     def report(self) -> dict[str, Any]:
         return {
-            "unique_id": self.unique_id, "track": self.track, "record_start": self.start,
-            "record_end": self.end, "file_path": self.file_path, "source_start_frame": self.source_start,
-            "source_end_frame": self.source_end, "left_offset": self.left_offset, "type": self.media_type,
-        }  # fmt: skip
+            "unique_id": self.unique_id,
+            "track": self.track,
+            "record_start": self.start,
+            "record_end": self.end,
+            "file_path": self.file_path,
+            "source_start_frame": self.source_start,
+            "source_end_frame": self.source_end,
+            "left_offset": self.left_offset,
+            "type": self.media_type,
+        }
 
 
 @dataclass
@@ -131,18 +137,25 @@ def read_timeline(resolve: Any, *, search_paths: tuple[Path, ...] = ()) -> Resol
             track.append(_otio_item(handle, item, rate))
             cursor = item.end
     loaded = LoadedTimeline(
-        path=Path(f"{call(project, 'GetName')}/{name}"), format=FORMATS[0], timeline=otio_tl, rate=rate,
+        path=Path(f"{call(project, 'GetName')}/{name}"),
+        format=FORMATS[0],
+        timeline=otio_tl,
+        rate=rate,
         notes=notes,
-    )  # fmt: skip
+    )
     finder = MediaFinder(None, list(search_paths))
     return ResolveTimeline(
         project_name=str(call(project, "GetName")),
         project_id=str(project.GetUniqueId() if has(project, "GetUniqueId") else ""),
         timeline_name=name,
         timeline_id=str(timeline.GetUniqueId() if has(timeline, "GetUniqueId") else ""),
-        start_frame=start_frame, rate=rate, drop_frame=drop, clip_map=map_clips(loaded, finder),
-        items=items, notes=notes,
-    )  # fmt: skip
+        start_frame=start_frame,
+        rate=rate,
+        drop_frame=drop,
+        clip_map=map_clips(loaded, finder),
+        items=items,
+        notes=notes,
+    )
 
 
 def _items(timeline: Any, index: int) -> list[Any]:
@@ -158,8 +171,14 @@ def item_id(handle: Any) -> str:
 
 def _read_item(handle: Any, track: int) -> ResolveItem:
     start, end = int(call(handle, "GetStart")), int(call(handle, "GetEnd"))
-    item = ResolveItem(handle=handle, unique_id=item_id(handle), track=track, start=start, end=end,
-                       name=str(handle.GetName() or ""))  # fmt: skip
+    item = ResolveItem(
+        handle=handle,
+        unique_id=item_id(handle),
+        track=track,
+        start=start,
+        end=end,
+        name=str(handle.GetName() or ""),
+    )
     if has(handle, "GetLeftOffset"):
         left = handle.GetLeftOffset()
         item.left_offset = None if left is None else int(left)
@@ -178,9 +197,10 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
     mpi = handle.GetMediaPoolItem() if has(handle, "GetMediaPoolItem") else None
     if mpi is None:
         return otio.schema.Clip(
-            name=item.name, source_range=time_range(0, record_len, rate),
+            name=item.name,
+            source_range=time_range(0, record_len, rate),
             media_reference=otio.schema.GeneratorReference(generator_kind="title, generator or effect"),
-        )  # fmt: skip
+        )
     props = mpi.GetClipProperty() or {}
     item.file_path = str(props.get("File Path") or "")
     item.media_type = str(props.get("Type") or "")
@@ -188,9 +208,10 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
         if item.media_type.strip().lower() in NO_FILE_TYPES or "compound" in item.media_type.lower():
             return otio.schema.Stack(name=item.name, source_range=time_range(0, record_len, rate))
         return otio.schema.Clip(
-            name=item.name, source_range=time_range(0, record_len, rate),
+            name=item.name,
+            source_range=time_range(0, record_len, rate),
             media_reference=otio.schema.GeneratorReference(generator_kind=item.media_type or "no file"),
-        )  # fmt: skip
+        )
     try:
         media_rate, _ = parse_rate(props.get("FPS"), f"{item.name!r}'s FPS")
         frames = int(str(props.get("Frames") or "0").strip() or 0)
@@ -198,9 +219,10 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
         media_start = parse_timecode(start_tc, media_rate)
     except (ResolveError, ValueError) as exc:
         return otio.schema.Clip(
-            name=item.name, source_range=time_range(0, record_len, rate),
+            name=item.name,
+            source_range=time_range(0, record_len, rate),
             media_reference=otio.schema.MissingReference(name=f"unreadable clip properties: {exc}"),
-        )  # fmt: skip
+        )
     src0 = _source_start(item, media_rate, rate, media_start)
     reference = otio.schema.ExternalReference(
         target_url=item.file_path,
@@ -208,15 +230,17 @@ def _otio_item(handle: Any, item: ResolveItem, rate: Fraction) -> otio.core.Item
     )
     if src0 is None:
         return otio.schema.Clip(
-            name=item.name, source_range=time_range(0, record_len, rate),
+            name=item.name,
+            source_range=time_range(0, record_len, rate),
             media_reference=otio.schema.MissingReference(name="Resolve did not say the item's source start"),
-        )  # fmt: skip
+        )
     return otio.schema.Clip(
-        name=item.name, media_reference=reference,
+        name=item.name,
+        media_reference=reference,
         # The duration at the timeline's rate keeps every item at its exact record frame; the time mapping
         # then refuses a clip whose record frames do not land on whole media frames (mixed rates).
         source_range=otio.opentime.TimeRange(rt(media_start + src0, media_rate), rt(record_len, rate)),
-    )  # fmt: skip
+    )
 
 
 def _source_start(item: ResolveItem, media_rate: Fraction, rate: Fraction, media_start: int) -> int | None:
@@ -292,10 +316,13 @@ def _by_items(tl: ResolveTimeline, handles: list[Any], how: str) -> Selection:
     wanted_ids = {item_id(h) for h in handles} - {""}
     wanted_pos = {(_track_of(h), int(h.GetStart())) for h in handles if not item_id(h)}
     matched = [
-        e for e in tl.clip_map.entries
+        e
+        for e in tl.clip_map.entries
         if (key := (e.track_index, e.item_index)) in tl.items
-        and (tl.items[key].unique_id in wanted_ids or (tl.items[key].track, tl.items[key].start) in wanted_pos)
-    ]  # fmt: skip
+        and (
+            tl.items[key].unique_id in wanted_ids or (tl.items[key].track, tl.items[key].start) in wanted_pos
+        )
+    ]
     sel = Selection(selectors=[Selector("clip", f"({how} in Resolve)")])
     sel.chosen = [e for e in matched if e.editable]
     sel.skipped = [e for e in matched if not e.editable]
@@ -329,9 +356,13 @@ def selection_report(tl: ResolveTimeline, sel: Selection, how: str) -> dict[str,
     """Issue 8's selection report with the Resolve side of each clip."""
     loaded = tl.loaded
     return {
-        "project": tl.project_name, "timeline": tl.timeline_name, "rate": rate_text(tl.rate),
-        "drop_frame": tl.drop_frame, "start_frame": tl.start_frame, "selection": how,
+        "project": tl.project_name,
+        "timeline": tl.timeline_name,
+        "rate": rate_text(tl.rate),
+        "drop_frame": tl.drop_frame,
+        "start_frame": tl.start_frame,
+        "selection": how,
         "chosen": [{**e.to_json(loaded), "resolve": tl.item_of(e).report()} for e in sel.chosen],
         "skipped": [{**e.to_json(loaded), "resolve": tl.item_of(e).report()} for e in sel.skipped],
         "notes": tl.notes,
-    }  # fmt: skip
+    }

@@ -19,8 +19,15 @@ class Cut:
         return int(self.timeline.start_frame)
 
 
-def dog_cut(fw: Any, media: Path, *, version: tuple = (21, 0, 4, 7, ""), v2_media: Path | None = None,
-            video_tracks: int = 2, install: bool = True) -> Cut:  # fmt: skip
+def dog_cut(
+    fw: Any,
+    media: Path,
+    *,
+    version: tuple = (21, 0, 4, 7, ""),
+    v2_media: Path | None = None,
+    video_tracks: int = 2,
+    install: bool = True,
+) -> Cut:
     """'Cut' at 29.97, 01:00:00:00: V1 "dog A" = media frames 20:40 at record +10 (a source offset),
     V2 "dog B" = frames 61:70 at record +35, V1 a title at +50 (no file), V2 a compound clip at +60."""
     world = fw.World(version=version)

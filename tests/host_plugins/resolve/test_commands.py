@@ -56,8 +56,21 @@ def test_edit_with_a_query_places_the_render_and_reports_json(fake_world, scene_
     tl.set_current(b)
     before = [tl.items(t) for t in (1, 2)]
     capsys.readouterr()
-    code = plugin(["edit", "make the circle bronze", "--selection", "current", "--format", "ffv1",
-                   "--deliver", "media", "--no-start", "-q", "--json"])  # fmt: skip
+    code = plugin(
+        [
+            "edit",
+            "make the circle bronze",
+            "--selection",
+            "current",
+            "--format",
+            "ffv1",
+            "--deliver",
+            "media",
+            "--no-start",
+            "-q",
+            "--json",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     placed = json.loads(out)["placed"]
@@ -106,8 +119,22 @@ def test_free_edition_round_trip_prints_the_menu_steps(scene_server: Path, tmp_p
     otio.adapters.write_to_file(cut, str(export))
     before = export.read_bytes()
     capsys.readouterr()
-    code = plugin(["free", str(export), "--targets", "1", "--op", "blur", "--format", "ffv1",
-                   "--deliver", "media", "--no-start", "-q"])  # fmt: skip
+    code = plugin(
+        [
+            "free",
+            str(export),
+            "--targets",
+            "1",
+            "--op",
+            "blur",
+            "--format",
+            "ffv1",
+            "--deliver",
+            "media",
+            "--no-start",
+            "-q",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     result = scene_server.parent / "Cut_river.xml"
@@ -178,8 +205,20 @@ def test_the_module_run_as_a_process_edits_the_resolve_it_finds(
     fake_world.install(None)
     state = tmp_path / "state.json"
     world.save(state)
-    code, out, err = run_plugin(state, "edit", "--targets", "1", "--op", "blur", "--format", "ffv1",
-                                "--deliver", "media", "--no-start", "-q")  # fmt: skip
+    code, out, err = run_plugin(
+        state,
+        "edit",
+        "--targets",
+        "1",
+        "--op",
+        "blur",
+        "--format",
+        "ffv1",
+        "--deliver",
+        "media",
+        "--no-start",
+        "-q",
+    )
     assert code == 0, err
     assert out.count("placed ") == 2 and "on V3" in out
     after = fake_world.World.load(state).current_project.current_timeline

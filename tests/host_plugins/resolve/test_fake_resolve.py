@@ -172,8 +172,9 @@ def test_timeline_markers_are_offsets_and_validated(world):
     assert tl.AddMarker(11, "Orange", "bad color", "", 1) is False  # a clip color, not a marker color
     assert tl.AddMarker(12, "Red", "short", "", 0) is False
     assert tl.AddMarker(86400 + 12, "Red", "absolute", "", 1) is False  # past the end: offsets, not frames
-    assert tl.GetMarkers() == {10.0: {"color": "Blue", "duration": 1.0, "note": "note", "name": "m",
-                                      "customData": "river:1"}}  # fmt: skip
+    assert tl.GetMarkers() == {
+        10.0: {"color": "Blue", "duration": 1.0, "note": "note", "name": "m", "customData": "river:1"}
+    }
     assert list(tl.GetMarkerByCustomData("river:1")) == [10.0]
     assert tl.DeleteMarkerAtFrame(10) is True and tl.GetMarkers() == {}
 
@@ -278,8 +279,17 @@ def test_mode6_selected_clips_only_from_21_0_4(world):
     old = fake_world.World(version=(21, 0, 3, 2, ""))
     op = old.add_project("Old")
     ot = op.add_timeline("T")
-    ot.select([ot.place(op.add_media("/m.mov", fps=24, frames=48), track=1, record=86400, source_start=0,
-                        source_end=48)])  # fmt: skip
+    ot.select(
+        [
+            ot.place(
+                op.add_media("/m.mov", fps=24, frames=48),
+                track=1,
+                record=86400,
+                source_start=0,
+                source_end=48,
+            )
+        ]
+    )
     fake_world.install(old)
     _, _, _, otl = handles()
     assert "GetSelectedClips" not in dir(otl)
@@ -310,8 +320,14 @@ def test_mode8_handles_go_stale_after_a_project_switch(world):
     pm = resolve.GetProjectManager()
     second = pm.LoadProject("Second")
     assert second.GetName() == "Second" and second.GetCurrentTimeline().GetName() == "S"
-    for obj, call in ((project, "GetName"), (pool, "GetRootFolder"), (folder, "GetClipList"),
-                      (clip, "GetName"), (tl, "GetName"), (item, "GetStart")):  # fmt: skip
+    for obj, call in (
+        (project, "GetName"),
+        (pool, "GetRootFolder"),
+        (folder, "GetClipList"),
+        (clip, "GetName"),
+        (tl, "GetName"),
+        (item, "GetStart"),
+    ):
         assert getattr(obj, call)() is None
     assert pm.LoadProject("Main").GetName() == "Main"
     assert project.GetName() is None and clip.GetClipProperty("File Path") is None  # not revived

@@ -18,17 +18,39 @@ from tests.host_plugins.otio.timelines import host_only
     ("platform", "scope", "env", "expect"),
     [
         ("linux", "user", {}, "HOME/.local/share/DaVinciResolve/Fusion/Scripts"),
-        ("darwin", "user", {}, "HOME/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"),
-        ("darwin", "system", {}, "/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"),
-        ("win32", "user", {"APPDATA": "HOME/AppData/Roaming"},
-         "HOME/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts"),
+        (
+            "darwin",
+            "user",
+            {},
+            "HOME/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts",
+        ),
+        (
+            "darwin",
+            "system",
+            {},
+            "/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts",
+        ),
+        (
+            "win32",
+            "user",
+            {"APPDATA": "HOME/AppData/Roaming"},
+            "HOME/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts",
+        ),
         # the README's "%APPDATA%\Roaming\…" read with an APPDATA that lacks Roaming: the same folder
-        ("win32", "user", {"APPDATA": "HOME/AppData"},
-         "HOME/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts"),
-        ("win32", "system", {"PROGRAMDATA": "HOME/ProgramData"},
-         "HOME/ProgramData/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"),
+        (
+            "win32",
+            "user",
+            {"APPDATA": "HOME/AppData"},
+            "HOME/AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts",
+        ),
+        (
+            "win32",
+            "system",
+            {"PROGRAMDATA": "HOME/ProgramData"},
+            "HOME/ProgramData/Blackmagic Design/DaVinci Resolve/Fusion/Scripts",
+        ),
     ],
-)  # fmt: skip
+)
 def test_scripts_folder_is_the_readmes_per_os(
     tmp_path: Path, platform: str, scope: str, env: dict, expect: str
 ) -> None:
@@ -46,16 +68,21 @@ def test_linux_system_folder_is_opt_resolve() -> None:
 def test_install_writes_a_launcher_that_runs_this_environment_and_uninstall_removes_it(
     tmp_path: Path, platform: str
 ) -> None:
-    scripts = inst.scripts_dir("user", platform=platform, env={"APPDATA": str(tmp_path / "AppData" / "Roaming")},
-                               home=tmp_path)  # fmt: skip
+    scripts = inst.scripts_dir(
+        "user", platform=platform, env={"APPDATA": str(tmp_path / "AppData" / "Roaming")}, home=tmp_path
+    )
     target = inst.install("user", scripts=scripts)
     assert target == scripts / "Utility" / "RIVER NLE.py"
     text = target.read_text(encoding="utf-8")
     assert inst.MARKER in text and f'RIVER_PYTHON = r"{sys.executable}"' in text
     compile(text, str(target), "exec")  # Resolve's Python must be able to run it
     # from a shell the launcher passes its arguments to `python -m host_plugins.resolve`
-    done = subprocess.run([sys.executable, str(target), "edit", "--help"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[3])  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(target), "edit", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     assert done.returncode == 0, done.stderr
     assert "--place" in done.stdout and "--selection" in done.stdout
     assert inst.install("user", scripts=scripts) == target  # again: replaces its own file
@@ -117,10 +144,17 @@ def test_river_resolve_install_cli_in_a_temporary_home(tmp_path: Path, monkeypat
 
 def test_help_runs_without_torch_or_numpy() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['torch'] = sys.modules['numpy'] = None; "
-         "sys.argv = ['x', '--help']; import runpy; runpy.run_module('host_plugins.resolve', run_name='__main__')"],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[3],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['torch'] = sys.modules['numpy'] = None; "
+            "sys.argv = ['x', '--help']; import runpy; "
+            "runpy.run_module('host_plugins.resolve', run_name='__main__')",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     assert done.returncode == 0, done.stderr
     assert "edit" in done.stdout and "free" in done.stdout
     code, out, err = host_only("resolve", "install", "--help")

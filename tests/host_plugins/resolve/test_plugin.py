@@ -47,10 +47,17 @@ def live(resolve: Any) -> tuple[Any, Any, Any]:
 
 def render_for(tl: Any, entry: Any, movie: Path, job: str = "job1") -> Render:
     return Render(
-        item=tl.item_of(entry), clip=entry.name, media=movie, rendered=(0, 90), source=entry.source,
-        record=entry.record, job_id=job, label="blur dog", provenance_path=str(movie.parent / "provenance.json"),
+        item=tl.item_of(entry),
+        clip=entry.name,
+        media=movie,
+        rendered=(0, 90),
+        source=entry.source,
+        record=entry.record,
+        job_id=job,
+        label="blur dog",
+        provenance_path=str(movie.parent / "provenance.json"),
         host={"product": "DaVinci Resolve Studio", "version": "21.0.4.7"},
-    )  # fmt: skip
+    )
 
 
 # -- reading and selecting ----------------------------------------------------------------------
@@ -93,7 +100,7 @@ def test_before_21_0_4_no_get_selected_clips_is_called_and_the_current_item_is_u
     sel, how = selection(resolve, tl, "auto")
     assert how == "current" and [e.record for e in sel.chosen] == [(35, 44)]
     assert not [c for c in cut.world.calls if c[1] == "GetSelectedClips"]
-    with pytest.raises(SelectionError, match="21.0.4"):
+    with pytest.raises(SelectionError, match=r"21\.0\.4"):
         selection(resolve, tl, "selected")
 
 
@@ -277,7 +284,7 @@ def test_a_project_switch_while_jobs_ran_stops_the_placement_loudly(
     tl = read_timeline(resolve)
     a = next(e for e in tl.clip_map.entries if e.editable)
     cut.world.switch_project("Other")
-    with pytest.raises(ResolveError, match="'Other'.*'Demo'"):
+    with pytest.raises(ResolveError, match=r"'Other'.*'Demo'"):
         Placer(resolve, tl).place(render_for(tl, a, render_movie), "track")
     assert "RIVER" not in cut.world.current_project.folders()
     # back in Demo, the handles read before the switch are dead; the plugin looks everything up again

@@ -20,8 +20,14 @@ from tests.test_import_boundaries import ROOT
 
 def run_plugin(state: Path, *argv: str) -> tuple[int, str, str]:
     env = {**os.environ, "FAKE_RESOLVE_STATE": str(state)}
-    done = subprocess.run([sys.executable, "-m", "host_plugins.resolve", *argv], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "host_plugins.resolve", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -35,8 +41,23 @@ def scene(fake_world: Any, tmp_path: Path, v1: Path, v2: Path, name: str) -> tup
 
 def edit(fake_world: Any, state: Path, place: str) -> tuple[Any, dict]:
     before = fake_world.World.load(state).current_project.current_timeline
-    code, out, err = run_plugin(state, "edit", "--targets", "1", "--op", "blur", "--place", place,
-                                "--format", "ffv1", "--deliver", "media", "--no-start", "-q", "--json")  # fmt: skip
+    code, out, err = run_plugin(
+        state,
+        "edit",
+        "--targets",
+        "1",
+        "--op",
+        "blur",
+        "--place",
+        place,
+        "--format",
+        "ffv1",
+        "--deliver",
+        "media",
+        "--no-start",
+        "-q",
+        "--json",
+    )
     assert code == 0, err
     world = fake_world.World.load(state)
     report = json.loads(out)
@@ -54,8 +75,9 @@ def check_track_placement(world: Any, report: dict, v1: Path, v2: Path) -> None:
     # each render covers exactly its clip's media frames 20:40 and 61:70 (no handles): all of it is used
     assert [(p["source_frames"], p["track"]) for p in report["placed"]] == [([0, 20], 3), ([0, 9], 3)]
     assert [(i["start"], i["end"], i["source_start"], i["source_end"]) for i in tl.items(3)] == [
-        (s + 10, s + 30, 0, 20), (s + 35, s + 44, 0, 9)
-    ]  # fmt: skip
+        (s + 10, s + 30, 0, 20),
+        (s + 35, s + 44, 0, 9),
+    ]
     assert report["added_tracks"] == [3] and tl.snapshot()["tracks"]["video"][2]["name"] == "RIVER"
     project = world.current_project
     river_bin = project.folders()["RIVER"]
