@@ -61,9 +61,10 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--prompt",
-        choices=("full", "small"),
-        help="prompt style: full (API reference, compact view) or small (object index, for small trained "
-        "models); default: the `prompt` in DIR/reasoner.json of --llm transformers:DIR, else full",
+        choices=("full", "small", "tiny"),
+        help="prompt style: full (API reference, compact view), small (object index) or tiny (the request "
+        "only; both for small trained models); default: the `prompt` in DIR/reasoner.json of "
+        "--llm transformers:DIR, else full",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, help="sampling temperature (default 0.6; 0 = greedy)")

@@ -43,6 +43,14 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
         p.add_argument("--json", action="store_true", help="print summary.json")
         p.set_defaults(handler=handler)
+    p = cmds.add_parser(
+        "report",
+        parents=[common],
+        help="held-out reward, valid plans and correct targets per level, before and after, for runs",
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders (their summary.json)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(handler=cmd_train_report)
 
 
 def _run(args: argparse.Namespace, *, grpo: bool) -> int:
@@ -83,3 +91,22 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
 
 def cmd_train_grpo(args: argparse.Namespace) -> int:
     return _run(args, grpo=True)
+
+
+def cmd_train_report(args: argparse.Namespace) -> int:
+    from river_core.rl.report import read_summary, report_rows, report_table
+
+    runs = []
+    for run in args.runs:
+        path = run / "summary.json" if run.is_dir() else run
+        if not path.is_file():
+            raise UsageError(f"{str(run)!r} has no summary.json; run `river train grpo --out {run}` first")
+        runs.append((run.name if run.is_dir() else run.parent.name, read_summary(run)))
+    try:
+        if args.json:
+            print(json.dumps([r for name, s in runs for r in report_rows(name, s)], indent=2))
+        else:
+            print(report_table(runs))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0

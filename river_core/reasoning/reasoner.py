@@ -39,8 +39,9 @@ from river_core.twin.schema import TwinDocument, now_iso
 DEFAULT_SAMPLES: Final = 4
 # "full": the whole protocol, the typed API reference, the compact view (positions at keyframes);
 # "small": the protocol in brief, the helpers' signatures and the object index (no positions), a few
-# hundred tokens for a small model trained on it (trainer/configs/tiny-cpu.yaml).
-PROMPT_STYLES: Final = ("full", "small")
+# hundred tokens for a small model trained on it; "tiny": the protocol in one line and the request, the
+# twin reached only through <execute> (~150 byte tokens: trainer/configs/tiny-cpu.yaml trains on it).
+PROMPT_STYLES: Final = ("full", "small", "tiny")
 
 
 class NoValidPlanError(RiverError):
@@ -118,6 +119,12 @@ twin helpers ({api}, …)</execute> (then <results>; at most {max_rounds} rounds
 <edit>{{"objects": [{{"id": 3, "category": "cup", "attributes": "..."}}]}}</edit>."""
 SMALL_API: Final = "find, largest, nearest_to, left_of, last_to_touch, first_frame"
 
+TINY_SYSTEM_PROMPT: Final = """Edit the video's twin: <think>..</think> <execute>Python with the twin \
+helpers</execute> (then <results>) <think>..</think> <edit>{{"objects": [...]}}</edit>."""
+TINY_USER_PROMPT: Final = """Digital twin: frames {first}-{last}, {objects} objects (ask the helpers).
+
+Editing request: {query}"""
+
 USER_PROMPT: Final = """Digital twin:
 {view}
 
@@ -149,6 +156,13 @@ class Reasoner:
         """The system and user messages, and a record of the view used."""
         if not query.strip():
             raise RiverError('the query is empty; describe the edit, e.g. "make the dog look like bronze"')
+        if self.settings.prompt == "tiny":
+            fr = twin.video.frame_range
+            objects = len({o.id for e in twin.frames for o in e.objects})
+            user = TINY_USER_PROMPT.format(
+                first=fr.start, last=fr.end - 1, objects=objects, query=query.strip()
+            )
+            return TINY_SYSTEM_PROMPT.format(), user, {"format": "none", "tokens": 0, "notes": []}
         if self.settings.prompt == "small":
             text = index_view(twin)
             system = SMALL_SYSTEM_PROMPT.format(max_rounds=self.settings.max_execute_rounds, api=SMALL_API)

@@ -29,7 +29,7 @@ from river_core.errors import RiverError
 
 LOSS_TYPES: Final = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS: Final = ("group", "batch", "none")
-PROMPT_STYLES: Final = ("full", "small")  # river_core.reasoning.reasoner.PROMPT_STYLES
+PROMPT_STYLES: Final = ("full", "small", "tiny")  # river_core.reasoning.reasoner.PROMPT_STYLES
 
 
 class ConfigError(RiverError, ValueError):
@@ -71,6 +71,9 @@ class TrainConfig:
     )
     max_execute_rounds: int = field(default=4, metadata={"help": "Execute rounds per rollout."})
     max_train_tasks: int | None = field(default=None, metadata={"help": "Use only the first N train tasks."})
+    max_eval_tasks: int | None = field(
+        default=None, metadata={"help": "Evaluate on the first N test tasks only (None: all of them)."}
+    )
     # -- LoRA
     lora_r: int = field(default=8, metadata={"help": "LoRA rank (0: full fine-tuning, no adapter)."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator (alpha / r)."})
@@ -90,6 +93,10 @@ class TrainConfig:
     sft_epochs: float = field(default=0.0, metadata={"help": "Epochs of SFT before GRPO (0: none)."})
     sft_lr: float = field(default=1e-4, metadata={"help": "SFT learning rate (AdamW)."})
     sft_batch_size: int = field(default=4, metadata={"help": "Oracle rollouts per SFT step."})
+    sft_schedule: str = field(
+        default="constant",
+        metadata={"help": "SFT learning-rate schedule: `constant` or `cosine` (5% warm-up, then down to 0)."},
+    )
     sft_lora: bool = field(
         default=True,
         metadata={
@@ -158,6 +165,8 @@ class TrainConfig:
         for name in ("sft_lr", "grpo_lr", "sft_epochs", "grpo_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"`{name}` must be 0 or more, got {getattr(self, name)}")
+        if self.sft_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"`sft_schedule` must be constant or cosine, got {self.sft_schedule!r}")
         if self.save_steps < 1:
             raise ConfigError(f"`save_steps` must be at least 1, got {self.save_steps}")
 

@@ -89,6 +89,7 @@ def load_split(config: TrainConfig, split: str) -> list[Task]:
 
 def episodes_of(tasks: list[Task], config: TrainConfig, llm: TransformersLLM) -> list[Episode]:
     base = Path(config.tasks)
+    twins: dict[Path, Any] = {}  # the tasks of a scene share its twin
     return [
         prepare(
             t,
@@ -97,6 +98,7 @@ def episodes_of(tasks: list[Task], config: TrainConfig, llm: TransformersLLM) ->
             max_execute_rounds=config.max_execute_rounds,
             max_prompt_tokens=config.max_prompt_tokens,
             prompt=config.prompt,
+            twins=twins,
         )
         for t in tasks
     ]
@@ -183,7 +185,7 @@ def train(
     llm = build_policy(config)
     sandbox = Sandbox(prestart=2)
     train_eps = episodes_of(load_split(config, "train"), config, llm)
-    test_eps = episodes_of(load_split(config, "test"), config, llm)
+    test_eps = episodes_of(load_split(config, "test")[: config.max_eval_tasks], config, llm)
     summary: dict[str, Any] = {"train_tasks": len(train_eps), "test_tasks": len(test_eps)}
     if do_eval:
         summary["eval_before"] = evaluate(llm, test_eps, sandbox, config).to_json()
@@ -216,6 +218,7 @@ def train(
                 pad_id=llm.pad_id,
                 log=log,
                 progress=progress,
+                schedule=config.sft_schedule,
             )
             summary["sft_loss_first_last"] = [losses[0], losses[-1]]
             llm = TransformersLLM(merged(model), llm.tokenizer, info=llm.info, plan=llm.plan)
@@ -234,7 +237,13 @@ def train(
         summary["eval_after"] = after or evaluate(llm, test_eps, sandbox, config).to_json()
     from river_core.rl.plot import plot_rewards
 
-    summary["plot"] = str(plot_rewards(out / "metrics.jsonl", out / "rewards.png"))
+    labels = {
+        "eval_before": "before",
+        "eval_after_sft": "after SFT",
+        "eval_after": "after GRPO" if do_grpo else "after",
+    }
+    held_out = {label: summary[key]["mean_reward"] for key, label in labels.items() if key in summary}
+    summary["plot"] = str(plot_rewards(out / "metrics.jsonl", out / "rewards.png", held_out=held_out))
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     sandbox.close()
     return summary

@@ -52,10 +52,19 @@ class OracleRollout:
 
 
 def answer_code(program: str) -> str:
-    """The gold program plus a line printing the answer, so the results show what the edit uses."""
+    """The gold program without its own ``print`` lines, plus lines printing the answer and what the
+    edit copies from it (the target's category and attributes; its frames when the program sets them).
+
+    Short on purpose: each line is one the policy must learn to write, and a tiny model learns a short,
+    regular program far sooner than the gold's commentary (the answer is the same)."""
+    lines = [line for line in program.rstrip().splitlines() if not line.lstrip().startswith("print(")]
+    lines += [
+        "info = object_info(target)",
+        'print("target:", target, "|", info["category"], "|", info["attributes"])',
+    ]
     if "target_frames" in program:
-        return program.rstrip() + '\nprint("target:", target, "frames:", target_frames)\n'
-    return program.rstrip() + '\nprint("target:", target)\n'
+        lines.append('print("frames:", target_frames)')
+    return "\n".join(lines) + "\n"
 
 
 def gold_edit(task: Task, twin: TwinDocument) -> dict[str, Any]:
@@ -136,12 +145,11 @@ def oracle_rollout(llm: TransformersLLM, episode: Episode, sandbox: Sandbox) -> 
     ids_text = ", ".join(str(t.id) for t in task.gold.targets)
     pieces: list[tuple[str, str]] = [
         ("prefill", episode.prefill),
-        ("generated", f"The request: {task.query}. I find the object with the twin functions.\n</think>\n"),
-        ("generated", f"<execute>\n{code}</execute>"),
+        ("generated", f"I find the target with the twin functions.\n</think>\n<execute>\n{code}</execute>"),
         ("injected", results_block(_results_text(result))),
         (
             "generated",
-            f"<think>\nThe results give object {ids_text}; the edit is {task.gold.edit.op}.\n</think>\n"
+            f"<think>\nThe target is object {ids_text}.\n</think>\n"
             f"<edit>\n{json.dumps(edit, separators=(',', ':'))}\n</edit>",
         ),
     ]

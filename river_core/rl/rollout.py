@@ -60,22 +60,30 @@ def prepare(
     max_execute_rounds: int = 4,
     max_prompt_tokens: int | None = None,
     prompt: str = "full",
+    twins: dict[Path, tuple[TwinDocument, dict[str, Any]]] | None = None,
 ) -> Episode:
     """The episode of ``task`` (twin paths relative to ``base``); the prompt is built by the reasoner's
     own :meth:`~river_core.reasoning.reasoner.Reasoner.build_prompt` and chat template (``prompt``: the
     style, as ``ReasonerSettings.prompt``). With
-    ``max_prompt_tokens`` only the last tokens are kept (the request is at the end)."""
+    ``max_prompt_tokens`` only the last tokens are kept (the request is at the end). ``twins``: a cache
+    of loaded twins (and their sandbox data) by path, shared by the tasks of one scene."""
     path = task.twin_path(base)
     if path is None:
         raise RiverError(f"task {task.id}: its source is media; train on twin tasks (`river data synth`)")
-    twin = load_twin(path)
+    cached = twins.get(path) if twins is not None else None
+    if cached is None:
+        loaded = load_twin(path)
+        cached = (loaded, twin_data(loaded))
+        if twins is not None:
+            twins[path] = cached
+    twin, data = cached
     settings = ReasonerSettings(max_execute_rounds=max_execute_rounds, prompt=prompt)
     system, user, _ = Reasoner(llm, sandbox=_NO_SANDBOX, settings=settings).build_prompt(twin, task.query)
     prompt, prefill = llm.render_prompt(system, user)
     ids = llm.encode(prompt)
     if max_prompt_tokens is not None:
         ids = ids[-max_prompt_tokens:]
-    return Episode(task, twin, twin_data(twin), system, user, prompt, prefill, ids)
+    return Episode(task, twin, data, system, user, prompt, prefill, ids)
 
 
 class _Unused:

@@ -131,13 +131,16 @@ def sft(
     pad_id: int,
     log: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = True,
+    schedule: str = "constant",
 ) -> list[float]:
-    """Train ``model`` on ``rollouts`` (AdamW, shuffled each epoch from ``seed``); the loss per step."""
+    """Train ``model`` on ``rollouts`` (AdamW, shuffled each epoch from ``seed``); the loss per step.
+    ``schedule``: ``constant`` or ``cosine`` (a 5 % linear warm-up, then a cosine down to 0)."""
     if not rollouts:
         raise ValueError("`rollouts` is empty: no oracle rollout fits the recipe (see max_completion_tokens)")
     steps = max(1, math.ceil(epochs * len(rollouts) / batch_size)) if epochs > 0 else 0
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(k, steps, schedule))
     rng = random.Random(seed)
     order: list[int] = []
     losses: list[float] = []
@@ -155,14 +158,34 @@ def sft(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
         losses.append(float(loss.detach()))
         if log is not None:
-            log({"phase": "sft", "step": step + 1, "loss": losses[-1]})
+            log(
+                {
+                    "phase": "sft",
+                    "step": step + 1,
+                    "loss": losses[-1],
+                    "lr": lr * lr_factor(step, steps, schedule),
+                }
+            )
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     bar.close()
     model.eval()
     return losses
+
+
+def lr_factor(step: int, steps: int, schedule: str) -> float:
+    """The multiplier of the learning rate at ``step`` (0-based) of ``steps``."""
+    if schedule == "constant":
+        return 1.0
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r}: constant or cosine")
+    warm = max(1, round(0.05 * steps))
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
 
 def _bar(total: int, desc: str, enabled: bool) -> Any:

@@ -9,7 +9,7 @@ import torch
 
 from river_core.rl.config import ConfigError, TrainConfig, apply_overrides
 from river_core.rl.oracle import oracle_rollout
-from river_core.rl.rollout import prepare, score
+from river_core.rl.rollout import prepare, roll_out, score
 from river_core.rl.sft import IGNORE, batch_tensors, build_policy, sft, with_lora
 from river_core.rl.tasks import read_tasks
 
@@ -22,7 +22,10 @@ def _config(synth_dir: Path, **changes: object) -> TrainConfig:
 def _oracles(synth_dir: Path, sandbox, config: TrainConfig, n: int = 6):  # type: ignore[no-untyped-def]
     llm = build_policy(config)
     tasks = [t for t in read_tasks(synth_dir / "train.jsonl") if t.template != "l2_temporal_while_touching"]
-    episodes = [prepare(t, synth_dir, llm, max_prompt_tokens=config.max_prompt_tokens) for t in tasks[:n]]
+    episodes = [
+        prepare(t, synth_dir, llm, max_prompt_tokens=config.max_prompt_tokens, prompt=config.prompt)
+        for t in tasks[:n]
+    ]
     return llm, [oracle_rollout(llm, e, sandbox) for e in episodes]
 
 
@@ -72,3 +75,37 @@ def test_overrides_are_typed_and_name_the_key(synth_dir: Path) -> None:
         apply_overrides(config, ["lr=1"])
     with pytest.raises(ConfigError, match="multiple of `num_generations`"):
         apply_overrides(config, ["batch_size=3"])
+
+
+def test_sft_then_greedy_generation_reproduces_the_oracle(synth_dir: Path, sandbox) -> None:  # type: ignore[no-untyped-def]
+    """What SFT trains on is what generation continues from: a model fitted to one oracle rollout
+    writes it back greedily, token for token, through the live protocol loop (chat template, BOS,
+    the <think> prefill, stop strings, the injected <results>). A mismatch anywhere in between (a
+    prompt built or tokenized differently, a prefill counted twice, results tokenized with their
+    neighbours) makes the greedy rollout drift from the one it was trained on."""
+    config = _config(synth_dir, prompt="tiny", max_prompt_tokens="null", tiny_hidden=64)
+    llm, oracles = _oracles(synth_dir, sandbox, config, n=1)
+    target = oracles[0].rollout
+    losses = sft(
+        llm.model,
+        [target],
+        lr=5e-3,
+        epochs=100,
+        batch_size=1,
+        seed=0,
+        pad_id=llm.pad_id,
+        progress=False,
+        schedule="cosine",
+    )
+    assert losses[-1] < 0.2, losses[-5:]
+    rollout = roll_out(
+        llm,
+        target.episode,
+        sandbox,
+        max_new_tokens=sum(target.env_mask) + 8,
+        max_execute_rounds=4,
+        temperature=0.0,
+    )
+    assert rollout.text == target.text
+    assert rollout.completion_ids == target.completion_ids and rollout.env_mask == target.env_mask
+    assert score(rollout, max_execute_rounds=4).correct
