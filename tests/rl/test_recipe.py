@@ -25,6 +25,7 @@ def recipe_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # a whole seed: ~15 min on a quiet machine, far over the default 300 s
 def test_tiny_cpu_recipe_learns(tmp_path: Path, recipe_tasks: Path) -> None:
     config = load_config(RECIPE, [f"tasks={recipe_tasks}"])
     summary = train(config, tmp_path / "run", progress=False)
@@ -36,6 +37,7 @@ def test_tiny_cpu_recipe_learns(tmp_path: Path, recipe_tasks: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_tiny_cpu_recipe_with_lr_zero_changes_nothing(tmp_path: Path, recipe_tasks: Path) -> None:
     config = apply_overrides(
         load_config(RECIPE, [f"tasks={recipe_tasks}"]), ["sft_lr=0", "grpo_lr=0", "sft_epochs=0.05"]
