@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -594,10 +595,10 @@ def _add_marker(markers: dict, frame: Any, color: Any, name: Any, note: Any, dur
 
 
 class _Markers:
-    """Marker methods shared by MediaPoolItem, Timeline and TimelineItem (over ``_marker_store()``)."""
+    """Marker methods shared by MediaPoolItem, Timeline and TimelineItem, each of which defines
+    ``_marker_store()`` (its markers' dict in the world's state)."""
 
-    def _marker_store(self) -> dict:  # pragma: no cover - overridden
-        raise NotImplementedError
+    _marker_store: Callable[[], dict]
 
     def _marker_limit(self) -> float | None:
         return None
@@ -657,8 +658,10 @@ class _Markers:
 
 
 class _ClipColor:
-    def _color_owner(self) -> dict:  # pragma: no cover - overridden
-        raise NotImplementedError
+    """Clip color methods shared by MediaPoolItem and TimelineItem, each of which defines
+    ``_color_owner()`` (its state dict, holding "clip_color")."""
+
+    _color_owner: Callable[[], dict]
 
     @api()
     def GetClipColor(self) -> str:
