@@ -176,20 +176,27 @@ def _frames(rt: Any, rate: Fraction) -> int:
 # -- edit ---------------------------------------------------------------------------------------
 
 
-@one_line
-def cmd_edit(args: argparse.Namespace) -> int:
+def edit_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The job options of an edit command, checked: a query or targets (not both), --confirm only at a
+    terminal (every host's edit command uses this)."""
     settings = job_settings(args)
     if args.query is None and settings["targets"] is None:
         raise InputError('say what to change: a "query", or --targets with --op')
     if args.query is not None and settings["targets"]:
         raise InputError("give either a query or --targets, not both")
-    if args.with_matte and (args.no_matte or (settings["deliver"] and "matte" not in settings["deliver"])):
-        raise InputError(
-            "--with-matte lays the mattes on a track: drop --no-matte, or add matte to --deliver"
-        )
     if args.confirm and not sys.stdin.isatty():
         raise InputError(
             "--confirm asks you to review each plan here, which needs a terminal; drop it to render"
+        )
+    return settings
+
+
+@one_line
+def cmd_edit(args: argparse.Namespace) -> int:
+    settings = edit_settings(args)
+    if args.with_matte and (args.no_matte or (settings["deliver"] and "matte" not in settings["deliver"])):
+        raise InputError(
+            "--with-matte lays the mattes on a track: drop --no-matte, or add matte to --deliver"
         )
     clip_map = load(args)
     sel = chosen(clip_map, args)
@@ -219,7 +226,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
                     media=f.media,
                     rendered=f.rendered,
                     job_id=j.job.id,  # type: ignore[union-attr]
-                    label=args.query or _targets_label(settings),
+                    label=args.query or targets_label(settings),
                     provenance=f.provenance,
                     provenance_path=f.provenance_path,
                     matte=f.matte,
@@ -572,7 +579,7 @@ def _context(loaded: LoadedTimeline) -> dict[str, str]:
     return {"host": "otio", "timeline": str(loaded.path), "timeline_name": loaded.timeline.name or ""}
 
 
-def _targets_label(settings: dict[str, Any]) -> str:
+def targets_label(settings: dict[str, Any]) -> str:
     return f"{settings['op'] or 'generate'} {','.join(settings['targets'] or [])}".strip()
 
 

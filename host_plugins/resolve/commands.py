@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bridge.cli_jobs import InputError, connect, error, job_settings, wait_until_ready
+from bridge.cli_jobs import InputError, connect, error, wait_until_ready
 from bridge.v1 import bridge_pb2
 from host_plugins.otio import commands as otio_commands
 from host_plugins.otio.batch import ClipJob, clip_specs, finished, slug
@@ -25,10 +25,12 @@ from host_plugins.otio.commands import (
     EXIT_PARTIAL,
     EXIT_USAGE,
     dry_run,
+    edit_settings,
     one_line,
     plan_markers,
     report_skipped,
     run_on_server,
+    targets_label,
 )
 from host_plugins.otio.rational import timecode
 from host_plugins.resolve.api import ResolveError
@@ -122,15 +124,7 @@ def cmd_info(args: argparse.Namespace, resolve: Any = None) -> int:
 
 @resolve_errors
 def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
-    settings = job_settings(args)
-    if args.query is None and settings["targets"] is None:
-        raise InputError('say what to change: a "query", or --targets with --op')
-    if args.query is not None and settings["targets"]:
-        raise InputError("give either a query or --targets, not both")
-    if args.confirm and not sys.stdin.isatty():
-        raise InputError(
-            "--confirm asks you to review each plan here, which needs a terminal; drop it to render"
-        )
+    settings = edit_settings(args)
     app, tl, host = _open(args, resolve)
     sel, how = selection(app, tl, args.selection)
     folder = slug(f"resolve_{tl.timeline_name}")
@@ -157,7 +151,7 @@ def cmd_edit(args: argparse.Namespace, resolve: Any = None) -> int:
         print(f"selection: {how}")
         return dry_run(tl.loaded, sel, jobs, args)
     report_skipped(sel, args)
-    label = args.query or f"{settings['op'] or 'generate'} {','.join(settings['targets'] or [])}".strip()
+    label = args.query or targets_label(settings)
     with connect(args, start=not args.no_start) as client:
         wait_until_ready(client, args)
         caps, cancelled = run_on_server(client, jobs, folder, args, confirm=args.confirm)

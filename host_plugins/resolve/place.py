@@ -21,7 +21,7 @@ from typing import Any
 
 from host_plugins.otio.layback import RIVER, is_river_track
 from host_plugins.resolve.api import ResolveError, call, has
-from host_plugins.resolve.timeline import ResolveItem, ResolveTimeline, item_id
+from host_plugins.resolve.timeline import ResolveItem, ResolveTimeline, item_id, track_items
 
 PLACES = ("track", "take")
 CLIP_COLOR = "Violet"  # one of SetClipColor's sixteen names
@@ -126,7 +126,7 @@ class Placer:
 
     def find_item(self, timeline: Any, item: ResolveItem) -> Any:
         """The original item's live handle (the one read earlier may be stale)."""
-        for handle in _track_items(timeline, item.track):
+        for handle in track_items(timeline, item.track):
             if item.unique_id and item_id(handle) == item.unique_id:
                 return handle
             if (
@@ -219,10 +219,10 @@ class Placer:
                 "trackIndex": track,
                 "recordFrame": start,
             }
-            before = {_item_key(h) for h in _track_items(timeline, track)}
+            before = {_item_key(h) for h in track_items(timeline, track)}
             media_pool.AppendToTimeline([info])  # its answer proves nothing: read the track back
             placed = [
-                h for h in _track_items(timeline, track) if _item_key(h) not in before and _same_mpi(h, mpi)
+                h for h in track_items(timeline, track) if _item_key(h) not in before and _same_mpi(h, mpi)
             ]
             if not placed:
                 tried.append(f"V{track}")
@@ -249,7 +249,7 @@ class Placer:
             for t in range(above + 1, count + 1):
                 if has(timeline, "GetIsTrackLocked") and timeline.GetIsTrackLocked("video", t):
                     continue
-                spans = [(int(h.GetStart()), int(h.GetEnd())) for h in _track_items(timeline, t)]
+                spans = [(int(h.GetStart()), int(h.GetEnd())) for h in track_items(timeline, t)]
                 name = str(timeline.GetTrackName("video", t) or "") if has(timeline, "GetTrackName") else ""
                 if spans and not is_river_track(name):
                     continue  # the editor's track: RIVER does not fill its gaps
@@ -317,13 +317,6 @@ class Placer:
         if not mpi.SetClipColor(CLIP_COLOR):
             notes.append(f"media pool clip color {CLIP_COLOR} refused")
         return notes
-
-
-def _track_items(timeline: Any, track: int) -> list[Any]:
-    found = timeline.GetItemListInTrack("video", track)
-    if isinstance(found, dict):
-        found = [found[k] for k in sorted(found)]
-    return list(found or [])
 
 
 def _item_key(handle: Any) -> tuple[str, int, int]:

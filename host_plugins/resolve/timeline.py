@@ -122,7 +122,7 @@ def read_timeline(resolve: Any, *, search_paths: tuple[Path, ...] = ()) -> Resol
         track_name = timeline.GetTrackName("video", index) if has(timeline, "GetTrackName") else ""
         track = otio.schema.Track(name=str(track_name or f"V{index}"), kind=otio.schema.TrackKind.Video)
         otio_tl.tracks.append(track)
-        placed = sorted(_items(timeline, index), key=lambda it: int(it.GetStart()))
+        placed = sorted(track_items(timeline, index), key=lambda it: int(it.GetStart()))
         cursor = start_frame
         for handle in placed:
             item = _read_item(handle, index)
@@ -158,7 +158,8 @@ def read_timeline(resolve: Any, *, search_paths: tuple[Path, ...] = ()) -> Resol
     )
 
 
-def _items(timeline: Any, index: int) -> list[Any]:
+def track_items(timeline: Any, index: int) -> list[Any]:
+    """The items of video track ``index`` (1-based), as a list."""
     found = timeline.GetItemListInTrack("video", index)
     if isinstance(found, dict):  # older builds answered {1: item, …}
         found = [found[k] for k in sorted(found)]
