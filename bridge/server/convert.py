@@ -53,6 +53,7 @@ def job_message(record: JobRecord, *, queue_position: int = -1, brief: bool = Fa
         if job.spec.WhichOneof("what") == "plan_json":
             job.spec.ClearField("plan_json")
         job.plan.plan_json = ""
+        del job.plan.objects[:]
         job.results.summary_json = ""
     return job
 

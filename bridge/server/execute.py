@@ -22,13 +22,15 @@ from typing import Any
 
 from bridge.server.validate import engine_request
 from bridge.v1 import bridge_pb2 as pb
+from river_core.media.rational import frames_to_ranges
 from river_core.pipeline import PipelineJob, PipelineResult, RiverPipeline
 from river_core.progress import CancelToken, ProgressCallback
 from river_core.reasoning.plan import EditPlan, describe_plan, plan_problems
-from river_core.twin.schema import load_twin, twin_json_text
+from river_core.twin.schema import load_twin, summarize_tracks, twin_json_text
 
 PROPOSED_TWIN = "proposed_twin.json"
 TARGETS_SHEET = "targets.png"
+OVERLAYS = "overlays"  # the strip of frames and a mask PNG per object, for the panel to draw
 
 
 @dataclass
@@ -113,10 +115,27 @@ def plan_preview(job: PipelineJob, ctx: JobContext, *, draw: bool, confirmed: bo
         "confirmed": confirmed,
     }
     if draw:
-        from river_core.twin.render import render_sheet
+        from river_core.twin.render import render_overlay_assets, render_sheet
 
         sheet = render_sheet(twin, job.request.media, ctx.work_dir / TARGETS_SHEET, count=6, overwrite=True)
         preview["preview_image"] = str(sheet)
+        strip, numbers, masks = render_overlay_assets(twin, job.request.media, ctx.work_dir / OVERLAYS)
+        preview["overlay_frames"] = str(strip)
+        preview["overlay_frame_numbers"] = numbers
+        preview["overlay_masks"] = str(masks)
+        spans: dict[int, list[int]] = {}
+        for entry in twin.frames:
+            for obj in entry.objects:
+                spans.setdefault(obj.id, []).append(entry.index)
+        preview["objects"] = [
+            {
+                "id": track.id,
+                "category": track.category,
+                "attributes": track.attributes,
+                "frames": [r.to_json() for r in frames_to_ranges(sorted(spans.get(track.id, [])))],
+            }
+            for track in summarize_tracks(twin.frames)
+        ]
     return preview
 
 

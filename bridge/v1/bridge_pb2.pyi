@@ -212,18 +212,26 @@ class TargetPreview(_message.Message):
     def __init__(self, id: _Optional[int] = ..., category: _Optional[str] = ..., attributes: _Optional[str] = ..., frames: _Optional[_Iterable[_Union[FrameRange, _Mapping]]] = ...) -> None: ...
 
 class PlanPreview(_message.Message):
-    __slots__ = ("plan_json", "explanation", "targets", "preview_image", "confirmed")
+    __slots__ = ("plan_json", "explanation", "targets", "preview_image", "confirmed", "objects", "overlay_frames", "overlay_frame_numbers", "overlay_masks")
     PLAN_JSON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_IMAGE_FIELD_NUMBER: _ClassVar[int]
     CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_FRAME_NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_MASKS_FIELD_NUMBER: _ClassVar[int]
     plan_json: str
     explanation: str
     targets: _containers.RepeatedCompositeFieldContainer[TargetPreview]
     preview_image: str
     confirmed: bool
-    def __init__(self, plan_json: _Optional[str] = ..., explanation: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetPreview, _Mapping]]] = ..., preview_image: _Optional[str] = ..., confirmed: _Optional[bool] = ...) -> None: ...
+    objects: _containers.RepeatedCompositeFieldContainer[TargetPreview]
+    overlay_frames: str
+    overlay_frame_numbers: _containers.RepeatedScalarFieldContainer[int]
+    overlay_masks: str
+    def __init__(self, plan_json: _Optional[str] = ..., explanation: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetPreview, _Mapping]]] = ..., preview_image: _Optional[str] = ..., confirmed: _Optional[bool] = ..., objects: _Optional[_Iterable[_Union[TargetPreview, _Mapping]]] = ..., overlay_frames: _Optional[str] = ..., overlay_frame_numbers: _Optional[_Iterable[int]] = ..., overlay_masks: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "request_id", "batch_id", "kind", "state", "spec", "create_time", "update_time", "start_time", "end_time", "progress", "last_seq", "error", "results", "plan", "queue_position")

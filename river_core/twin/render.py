@@ -163,6 +163,49 @@ def render_sheet(
     return out
 
 
+def render_overlay_assets(
+    twin: TwinDocument, media: Path, out_dir: Path, *, count: int = 4, width: int = 320
+) -> tuple[Path, list[int], Path]:
+    """What a front-end needs to draw any set of the twin's objects over a few frames itself: a PNG
+    strip of the frames :func:`sheet_frames` picks (``width`` wide each, side by side, no drawing) and,
+    in ``out_dir/masks``, one 8-bit PNG per object id the same size as the strip (255 inside its mask).
+    Returns ``(strip, frame numbers, masks folder)``. Written atomically; an earlier set is replaced."""
+    picks = sheet_frames(twin.video.frame_range, count)
+    entries = {f.index: f for f in twin.frames}
+    tiles: list[np.ndarray] = []
+    masks: dict[int, list[np.ndarray | None]] = {}
+    with VideoReader(media) as reader:
+        for slot, index in enumerate(picks):
+            image = reader.read(FrameRange(index, index + 1))[0]
+            height = max(1, round(width * image.shape[0] / image.shape[1]))
+            tiles.append(resize(image, (width, height), "area"))
+            entry = entries.get(index)
+            for obj in entry.objects if entry is not None else []:
+                mask = decode_mask(obj.mask.rle)
+                if mask.shape != image.shape[:2]:
+                    raise RiverError(
+                        f"frame {index}: object {obj.id}'s mask is {mask.shape[1]}×{mask.shape[0]} but the "
+                        f"media frame is {image.shape[1]}×{image.shape[0]}; is this the twin's media?"
+                    )
+                masks.setdefault(obj.id, [None] * len(picks))[slot] = resize(mask, (width, height), "nearest")
+    strip = np.concatenate(tiles, axis=1)
+    frames_png = out_dir / "frames.png"
+    masks_dir = out_dir / "masks"
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    for stale in masks_dir.glob("*.png"):
+        stale.unlink()
+    with atomic_path(frames_png, sources=[media], overwrite=True) as tmp:
+        Image.fromarray(strip).save(tmp, format="PNG")
+    for object_id, per_frame in masks.items():
+        alpha = np.zeros(strip.shape[:2], dtype=np.uint8)
+        for slot, mask in enumerate(per_frame):
+            if mask is not None:
+                alpha[:, slot * width : (slot + 1) * width][mask] = 255
+        with atomic_path(masks_dir / f"{object_id}.png", sources=[media], overwrite=True) as tmp:
+            Image.fromarray(alpha).save(tmp, format="PNG")
+    return frames_png, picks, masks_dir
+
+
 def _eroded(mask: np.ndarray) -> np.ndarray:
     inner = mask.copy()
     inner[1:] &= mask[:-1]

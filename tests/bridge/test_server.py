@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from PIL import Image
 
 from bridge import cli_jobs
 from bridge.client import BridgeError, RiverClient, state_name
@@ -213,6 +214,24 @@ def test_explain_then_confirm(client: RiverClient, media_root: Path) -> None:
     assert [t.id for t in waiting.plan.targets] == [target]
     assert waiting.plan.explanation and Path(waiting.plan.preview_image).is_file()
     assert not Path(waiting.spec.output).exists(), "nothing is rendered before the editor confirms"
+    # what a front-end needs to draw any set of objects itself: every object, a strip, a mask per object
+    built = client.wait(client.submit_edit(media, kind="twin", frames=(0, 9)).id, timeout=120)
+    twin = json.loads(Path(built.results.twin).read_text())  # the same (cached) twin the plan was made on
+    assert [o.id for o in waiting.plan.objects] == [t["id"] for t in twin["tracks"]]
+    spans = {o.id: [(r.start, r.end) for r in o.frames] for o in waiting.plan.objects}
+    assert spans[target] == [(t.start, t.end) for t in waiting.plan.targets[0].frames]
+    numbers = list(waiting.plan.overlay_frame_numbers)
+    assert numbers[0] == 0 and numbers[-1] == 8 and len(numbers) == 4
+    with Image.open(waiting.plan.overlay_frames) as strip:
+        assert strip.size == (4 * 320, 180) and strip.mode == "RGB"
+    masks = {int(p.stem): p for p in Path(waiting.plan.overlay_masks).glob("*.png")}
+    assert set(masks) <= set(spans) and target in masks
+    with Image.open(masks[target]) as mask:
+        assert mask.size == (4 * 320, 180) and mask.mode == "L"
+        inside = [slot for slot, f in enumerate(numbers) if any(a <= f < b for a, b in spans[target])]
+        for slot in range(4):  # the mask is drawn exactly in the slots of the frames the object is in
+            tile = mask.crop((slot * 320, 0, (slot + 1) * 320, 180))
+            assert (tile.getextrema()[1] == 255) == (slot in inside), slot
     plan = json.loads(waiting.plan.plan_json)
     plan["operations"][0]["targets"][0]["frames"] = [{"start": 2, "end": 6}]  # the editor narrows it
     client.confirm(job.id, json.dumps(plan))
