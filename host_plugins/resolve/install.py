@@ -285,10 +285,24 @@ PLACES = ["track", "take"]
 
 
 def command(action, query, selection="auto", place="track"):
+    if action == "panel":  # the panel window, on the current selection (the query is typed there)
+        panel = [RIVER_PYTHON, "-m", "host_plugins.panel", "--resolve"]
+        return panel + ["--selection", selection, "--place", place]
     argv = [RIVER_PYTHON, "-m", "host_plugins.resolve", action, query, "--selection", selection]
     if action == "edit":
         argv += ["--place", place]
     return argv
+
+
+def open_panel(argv):
+    """Start the panel beside Resolve and return at once: it lives on after this script ends."""
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
+        proc = subprocess.Popen(argv, creationflags=flags, close_fds=True)
+    else:
+        proc = subprocess.Popen(argv, start_new_session=True, close_fds=True)
+    print("RIVER NLE: the panel is opening (pid " + str(proc.pid) + ")")
+    return 0
 
 
 def run(argv):
@@ -309,6 +323,7 @@ def dialog(fusion, bmd):
             ui.HGroup([
                 ui.ComboBox({"ID": "Selection"}), ui.ComboBox({"ID": "Place"}),
                 ui.Button({"ID": "Edit", "Text": "Edit"}), ui.Button({"ID": "Mark", "Text": "Mark when"}),
+                ui.Button({"ID": "Panel", "Text": "Open panel"}),
             ]),
         ]),
     )
@@ -328,10 +343,13 @@ def dialog(fusion, bmd):
 
     win.On.Edit.Clicked = go("edit")
     win.On.Mark.Clicked = go("mark")
+    win.On.Panel.Clicked = go("panel")
     win.On.RiverNLE.Close = lambda ev: disp.ExitLoop()
     win.Show()
     disp.RunLoop()
     win.Hide()
+    if chosen and chosen[0][0] == "panel":
+        return chosen[0]
     return chosen[0] if chosen and chosen[0][1].strip() else None
 
 
@@ -349,7 +367,8 @@ def main():
     if answer is None:
         return 0
     action, query, selection, place = answer
-    return run(command(action, query, selection or "auto", place or "track"))
+    argv = command(action, query, selection or "auto", place or "track")
+    return open_panel(argv) if action == "panel" else run(argv)
 
 
 if __name__ == "__main__" or "resolve" in globals():

@@ -12,6 +12,7 @@ from host_plugins.resolve import install as inst
 from host_plugins.resolve.api import ResolveError
 from river_core.cli import main
 from tests.host_plugins.otio.timelines import host_only
+from tests.test_import_boundaries import ROOT
 
 
 @pytest.mark.parametrize(
@@ -130,6 +131,12 @@ def test_launcher_command_line(tmp_path: Path) -> None:
         "take",
     ]
     assert ns["command"]("mark", "when", "current")[-2:] == ["--selection", "current"]
+    # "Open panel": the panel on Resolve's selection, its arguments understood by the panel itself
+    panel = ns["command"]("panel", "", "selected", "take")
+    assert panel == [sys.executable, "-m", "host_plugins.panel", "--resolve", "--selection", "selected",
+                     "--place", "take"]  # fmt: skip
+    done = subprocess.run([*panel, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and "--resolve" in done.stdout, done.stderr
 
 
 def test_river_resolve_install_cli_in_a_temporary_home(tmp_path: Path, monkeypatch, capsys) -> None:
