@@ -8,6 +8,7 @@ a time that falls between two frames of a rate is refused by the caller with the
 from __future__ import annotations
 
 import functools
+import re
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -18,6 +19,9 @@ TimeRange = otio.opentime.TimeRange
 # Nominal rates that NLEs write rounded (23.976, 29.97, 59.94) or as a double of n*1000/1001.
 _NTSC = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))
 _TOLERANCE = 0.005  # 29.97, 23.976 and 23.98 (as NLEs round them) are the NTSC rates; 30 is 0.03 away
+
+
+_TIMECODE = re.compile(r"^\d{1,2}:\d{2}:\d{2}[:;.]\d{2,3}$")
 
 
 def exact_rate(rate: float | Fraction | int) -> Fraction:
@@ -84,6 +88,8 @@ def timecode(frame: int, rate: Fraction, *, drop_frame: bool = False) -> str:
 def parse_timecode(text: str, rate: Fraction) -> int:
     """``01:00:00:00`` (``;`` before the frames: drop frame) → a frame count at ``rate``; ValueError."""
     text = text.strip()
+    if not _TIMECODE.match(text):  # OTIO reads "00:00:0x:00" as 0: check the shape first
+        raise ValueError(f"{text!r} is not a timecode (HH:MM:SS:FF, ';' before FF for drop frame)")
     try:
         value = otio.opentime.from_timecode(text, float(rate)).value
     except (ValueError, RuntimeError, TypeError) as exc:

@@ -62,7 +62,7 @@ class SourceClip:
 
     def header(self) -> str:
         size = f" · {self.size[0]}×{self.size[1]}" if self.size else ""
-        return f"{self.name} · {self.range_tc()} ({self.count} frames) · {rate_text(self.rate)} fps{size}"
+        return f"{self.name} · {self.range_tc()} ({self.count} frames) · {fps_text(self.rate)} fps{size}"
 
 
 @dataclass
@@ -118,6 +118,14 @@ class Source:
         if clip.entry is None:
             raise SourceError(f"{clip.name} is not a clip of a timeline; there is no timeline to send it to")
         return ClipJob(clip.entry, spec, job)
+
+
+def fps_text(rate: Fraction) -> str:
+    """A rate as an editor reads it: 30000/1001 → ``29.97``, 24000/1001 → ``23.976``, 25 → ``25``
+    (display only: time itself stays a fraction)."""
+    if rate.denominator == 1001:
+        return f"{float(rate):.2f}" if rate.numerator % 3000 == 0 else f"{float(rate):.3f}"
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".")
 
 
 # -- media files -----------------------------------------------------------------------------------
