@@ -536,6 +536,8 @@ class JobQueue(QWidget):
         self._watches: dict[str, JobWatch] = {}
         self._live: set[str] = set()  # seen not yet over: their end is announced (job_finished)
         self._awaited: set[str] = set()  # announced as awaiting confirmation
+        self._lost: set[str] = set()  # watched jobs whose watch lost the server
+        self._delivered: dict[str, int] = {}  # the last seq passed on, per job: each event once
         self._last_error = ""
 
         self.model = JobTableModel(self)
@@ -712,28 +714,50 @@ class JobQueue(QWidget):
             job = self.model.find(job_id)
             if job is None or job.state in TERMINAL_STATES:
                 self._stop_watch(job_id, watch)
+            elif job_id in self._lost:
+                # The list answered, so the server is back; a lost watch may be sleeping between
+                # tries: follow on at once from the last event it delivered.
+                self._stop_watch(job_id, watch)
+                self._start_watch(job_id, max(watch.last_seq, self._delivered.get(job_id, 0)))
         for job_id in wanted - set(self._watches):
             job = self.model.find(job_id)
             assert job is not None
-            watch = self.bridge.watch(job_id, after_seq=job.last_seq)
-            watch.event.connect(self._on_event)
-            watch.finished.connect(self._on_watch_finished)
-            self._watches[job_id] = watch
-            watch.start()
+            self._start_watch(job_id, max(job.last_seq, self._delivered.get(job_id, 0)))
+
+    def _start_watch(self, job_id: str, after_seq: int) -> None:
+        watch = self.bridge.watch(job_id, after_seq=after_seq)
+        watch.event.connect(self._on_event)
+        watch.link.connect(self._on_link)
+        watch.finished.connect(self._on_watch_finished)
+        self._watches[job_id] = watch
+        self._delivered[job_id] = max(after_seq, self._delivered.get(job_id, 0))
+        watch.start()
 
     def _stop_watch(self, job_id: str, watch: JobWatch) -> None:
         if self._watches.get(job_id) is watch:
             del self._watches[job_id]
+            self._lost.discard(job_id)
         watch.stop()
 
     @Slot(object)
     def _on_event(self, event: bridge_pb2.JobEvent) -> None:
-        if self._closed:
-            return
+        if self._closed or event.seq <= self._delivered.get(event.job_id, 0):
+            return  # a replaced watch's last event, delivered again by its successor
+        self._delivered[event.job_id] = event.seq
         self.job_event.emit(event)
         job = self.model.apply_event(event)
         if job is not None:
             self._note(job)
+
+    @Slot(str)
+    def _on_link(self, text: str) -> None:
+        watch = self.sender()
+        for job_id, known in self._watches.items():
+            if known is watch:
+                if text.startswith("lost"):
+                    self._lost.add(job_id)
+                elif text == "resumed":
+                    self._lost.discard(job_id)
 
     @Slot()
     def _on_watch_finished(self) -> None:
@@ -741,6 +765,7 @@ class JobQueue(QWidget):
         for job_id, known in list(self._watches.items()):
             if known is watch:
                 del self._watches[job_id]  # the next poll watches it again if it is still not over
+                self._lost.discard(job_id)
 
     def _note(self, job: bridge_pb2.Job) -> None:
         """Announce a job's end or its wait for confirmation, once."""
@@ -871,6 +896,7 @@ class JobQueue(QWidget):
             self._stop_watch(answer.job_id, watch)
         self.model.remove(answer.job_id)
         self._live.discard(answer.job_id)
+        self._delivered.pop(answer.job_id, None)
 
     def _on_action_failed(self, exc: BaseException) -> None:
         if not self._closed:
