@@ -212,7 +212,9 @@ def test_cancel_retry_open_and_delete_from_the_queue(lab: Lab, queue: JobQueue, 
     with lab.client() as other:
         target = lab.twin(other, 0, output="cancel-me")
         wait_for(qtbot, lambda: state_of(queue, target.id) == "RUNNING")
-        queue.select(target.id)
+        with qtbot.waitSignal(queue.job_selected, timeout=1000) as selected:
+            queue.select(target.id)
+        assert selected.args == [target.id]
         assert queue.cancel_action.isEnabled()
         assert not queue.retry_action.isEnabled() and not queue.delete_action.isEnabled()
         assert [a.text() for a in queue.context_menu().actions()] == [
@@ -237,6 +239,12 @@ def test_cancel_retry_open_and_delete_from_the_queue(lab: Lab, queue: JobQueue, 
         assert again.id != target.id and again.spec == target.spec
         assert state_name(other.wait(again.id, timeout=30).state) == "SUCCEEDED"
         wait_for(qtbot, lambda: state_of(queue, again.id) == "SUCCEEDED")
+
+        # the filter narrows the rows; actions follow the rows still selected
+        queue.set_filter(again.id[:8])
+        assert queue.proxy.rowCount() == 1
+        queue.set_filter("")
+        assert queue.proxy.rowCount() == 2
 
         # open its output folder
         queue.select(again.id)
@@ -292,6 +300,9 @@ def test_the_queue_goes_offline_and_recovers_with_a_new_server(lab: Lab, queue: 
     queue.online_changed.connect(online.append)
     errors: list[str] = []
     queue.error.connect(errors.append)
+    statuses: list[str] = []
+    queue.bridge.state = "ready"  # as after Bridge.start() (its capabilities call imports the engine: slow)
+    queue.bridge.status.connect(lambda state, _message: statuses.append(state))
     wait_for(qtbot, lambda: target.id in queue.watches() and seqs)
     watch = queue.watches()[target.id]
     links: list[str] = []
@@ -309,6 +320,7 @@ def test_the_queue_goes_offline_and_recovers_with_a_new_server(lab: Lab, queue: 
     lab.start()  # new address and token, same jobs; the re-queued job runs again (1.5 s)
     wait_for(qtbot, lambda: online[-1:] == [True])
     assert not queue.status_line.isVisible() and not queue.model.offline
+    assert statuses[-2:] == ["offline", "ready"], statuses
     wait_for(qtbot, lambda: state_of(queue, target.id) == "SUCCEEDED", timeout=20_000)
     wait_for(qtbot, lambda: finished)
     with lab.client() as other:
