@@ -566,7 +566,7 @@ class JobQueue(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)  # re-armed after each answer: never two polls at once
         self._timer.timeout.connect(self.refresh)
-        self.model.dataChanged.connect(self._update_actions)
+        # (not on dataChanged: a poll changes many rows; the handlers below update the actions once)
         self.model.rowsRemoved.connect(self._update_actions)
         self.model.layoutChanged.connect(self._update_actions)
         self._update_actions()
@@ -664,6 +664,7 @@ class JobQueue(QWidget):
             self._note(job)
         self._reconcile_watches()
         self.model.tick()
+        self._update_actions()
         self._schedule()
 
     def _on_list_failed(self, exc: BaseException) -> None:
@@ -748,6 +749,8 @@ class JobQueue(QWidget):
         job = self.model.apply_event(event)
         if job is not None:
             self._note(job)
+            if event.HasField("state") or event.HasField("results"):
+                self._update_actions()
 
     @Slot(str)
     def _on_link(self, text: str) -> None:
@@ -887,6 +890,7 @@ class JobQueue(QWidget):
             return
         self.model.upsert(job)
         self._note(self.model.find(job.id) or job)
+        self._update_actions()
         self.refresh()
 
     def _on_deleted(self, answer: bridge_pb2.DeleteJobResponse) -> None:
