@@ -134,6 +134,7 @@ class Bridge(QObject):
         self._relays: set[_Relay] = set()
         self._watches: set[JobWatch] = set()
         self.state = "offline"
+        self._dropped = False  # a ready server stopped answering calls: the next answer means it is back
         self.caps: bridge_pb2.Capabilities | None = None
 
     # -- calls ---------------------------------------------------------------------------------
@@ -187,13 +188,21 @@ class Bridge(QObject):
                 self.connection.drop(client)
                 return fn(self.connection.client(start=start))
 
+        def answered(result: Any) -> None:
+            if self.state == "offline" and self._dropped:  # the server is back (maybe a new one)
+                self._dropped = False
+                self._set_status("ready", "the RIVER NLE server answers again")
+            if done is not None:
+                done(result)
+
         def lost(exc: BaseException) -> None:
             if isinstance(exc, BridgeError) and exc.code in LOST_CODES:
+                self._dropped = self._dropped or self.state == "ready"
                 self._set_status("offline", error_text(exc))
             if failed is not None:
                 failed(exc)
 
-        self.run(work, done, lost)
+        self.run(work, answered, lost)
 
     # -- connecting ----------------------------------------------------------------------------
 
