@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-pytest.importorskip("PySide6", reason="the panel extra (PySide6) is not installed")
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
