@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 from PySide6.QtGui import QImage
 
 from host_plugins.otio.probe import MediaProbeError, probe_media
@@ -351,14 +351,13 @@ class FrameLoader(QObject):
         try:
             media = MediaFrames(self.path, max_width=self._max_width)
         except (MediaFramesError, ValueError) as exc:
-            if not self._stopping:
-                self.failed.emit(str(exc))
+            self._emit(self.failed, str(exc))
             return
         with media:
             self.info = media.info
             if self._stopping:
                 return
-            self.opened.emit(media.info)
+            self._emit(self.opened, media.info)
             while True:
                 with self._wake:
                     while self._wanted is None and not self._stopping:
@@ -369,9 +368,14 @@ class FrameLoader(QObject):
                 try:
                     image = media.image(index)
                 except MediaFramesError as exc:
-                    if not self._stopping:
-                        self.failed.emit(str(exc))
+                    self._emit(self.failed, str(exc))
                     continue
-                if self._stopping:
-                    return
-                self.frame_ready.emit(index, image)
+                self._emit(self.frame_ready, index, image)
+
+    def _emit(self, signal: SignalInstance, *args: object) -> None:
+        if self._stopping:
+            return
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the loader was deleted without close(): nobody is listening
+            self._stopping = True
