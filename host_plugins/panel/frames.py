@@ -309,11 +309,12 @@ class FrameLoader(QObject):
     Open and every decode happen on the thread, so the UI thread never waits on PyAV. Signals arrive
     on the thread the loader lives in (the UI thread): ``opened(MediaInfo)`` once, then
     ``frame_ready(index, QImage)`` per request served, ``failed(message)`` for a file that cannot be
-    opened or a frame that cannot be decoded. Call :meth:`close` when done (the viewer does).
+    opened or a frame that cannot be decoded. The thread starts with :meth:`start` or the first
+    :meth:`request`, so connect the signals first. Call :meth:`close` when done (the viewer does).
 
         loader = FrameLoader(path, max_width=1280)
         loader.frame_ready.connect(show)
-        loader.request(12)  # may be called before `opened`; served once the file is open
+        loader.request(12)  # starts the thread; served once the file is open
     """
 
     opened = Signal(object)
@@ -331,13 +332,19 @@ class FrameLoader(QObject):
         self._wanted: int | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"frames:{self.path.name}", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Open the file on the background thread (then `opened` or `failed`). Idempotent."""
+        with self._wake:
+            if self._thread.ident is None and not self._stopping:
+                self._thread.start()
 
     def request(self, index: int) -> None:
         """Ask for frame ``index``; replaces any request not yet started."""
         with self._wake:
             self._wanted = index
             self._wake.notify()
+        self.start()
 
     def close(self) -> None:
         """Stop the thread (after the decode in progress) and close the file. Idempotent."""

@@ -1,0 +1,1 @@
+"""Tests of the editor's panel (offscreen Qt)."""
