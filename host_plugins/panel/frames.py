@@ -111,10 +111,8 @@ class MediaFrames:
 
     def __init__(self, path: Path | str, *, max_width: int | None = None, cache_size: int = 24) -> None:
         self.path = Path(path)
-        if max_width is not None and max_width < 1:
-            raise ValueError(f"`max_width` must be a positive number of pixels, not {max_width!r}")
-        self.max_width = max_width
         self._cache: OrderedDict[int, QImage] = OrderedDict()
+        self.max_width = max_width
         self._cache_size = cache_size
         self._container = None
         self._frames_iter: Iterator[VideoFrame] | None = None
@@ -185,6 +183,18 @@ class MediaFrames:
         """Seek to the keyframe at or before ``pts``; at or before the first frame, to the start (an
         MPEG-TS demuxer seeks by bytes and would land after it)."""
         self._container.seek(pts if pts > self._first_pts else min(0, self._first_pts), stream=self._stream)
+
+    @property
+    def max_width(self) -> int | None:
+        return self._max_width
+
+    @max_width.setter
+    def max_width(self, value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError(f"`max_width` must be a positive number of pixels, not {value!r}")
+        if value != getattr(self, "_max_width", None):
+            self._cache.clear()  # pictures of the old size
+        self._max_width = value
 
     # -- time ------------------------------------------------------------------------------------------
 
@@ -308,9 +318,10 @@ class FrameLoader(QObject):
 
     Open and every decode happen on the thread, so the UI thread never waits on PyAV. Signals arrive
     on the thread the loader lives in (the UI thread): ``opened(MediaInfo)`` once, then
-    ``frame_ready(index, QImage)`` per request served, ``failed(message)`` for a file that cannot be
-    opened or a frame that cannot be decoded. The thread starts with :meth:`start` or the first
-    :meth:`request`, so connect the signals first. Call :meth:`close` when done (the viewer does).
+    ``frame_ready(index, QImage)`` (Format_RGB32, ready to paint) per request served, and
+    ``failed(message)`` for a file that cannot be opened or a frame that cannot be decoded. The thread
+    starts with :meth:`start` or the first :meth:`request`, so connect the signals first. Call
+    :meth:`close` when done (the viewer does).
 
         loader = FrameLoader(path, max_width=1280)
         loader.frame_ready.connect(show)
@@ -346,6 +357,17 @@ class FrameLoader(QObject):
             self._wake.notify()
         self.start()
 
+    @property
+    def max_width(self) -> int | None:
+        return self._max_width
+
+    def set_max_width(self, width: int | None) -> None:
+        """Scale later pictures to at most ``width`` pixels (e.g. the widget's width in device pixels)."""
+        if width is not None and width < 1:
+            raise ValueError(f"`width` must be a positive number of pixels, not {width!r}")
+        with self._wake:
+            self._max_width = width
+
     def close(self) -> None:
         """Stop the thread (after the decode in progress) and close the file. Idempotent."""
         with self._wake:
@@ -372,8 +394,10 @@ class FrameLoader(QObject):
                     if self._stopping:
                         return
                     index, self._wanted = self._wanted, None
+                    media.max_width = self._max_width
                 try:
-                    image = media.image(index)
+                    # RGB32 is the screen's layout: the UI thread then paints without converting.
+                    image = media.image(index).convertToFormat(QImage.Format.Format_RGB32)
                 except MediaFramesError as exc:
                     self._emit(self.failed, str(exc))
                     continue

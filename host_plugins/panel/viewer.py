@@ -23,7 +23,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -61,6 +71,7 @@ class WipeCanvas(QWidget):
     """The picture: before left of the wipe line, after right of it, letterboxed, labelled."""
 
     wipe_dragged = Signal(int)  # the wipe (0..1000) under the mouse while the editor drags
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +79,7 @@ class WipeCanvas(QWidget):
         self.after: QImage | None = None
         self.wipe = WIPE_MAX // 2
         self.message = ""  # drawn when there is no picture (loading, errors)
+        self.aspect: float | None = None  # width / height of the media, once known
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -78,16 +90,24 @@ class WipeCanvas(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 360)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
+
     def picture_rect(self) -> QRectF:
-        """Where the picture goes: the largest rect of the pictures' aspect that fits, centred."""
+        """Where the picture goes: the largest rect of the pictures' aspect that fits, centred, on whole
+        device pixels (so a picture decoded at its device width is drawn 1:1)."""
         shown = self.after if self.after is not None else self.before
-        area = QRectF(self.rect())
-        if shown is None or shown.isNull() or area.isEmpty():
-            return area
-        scale = min(area.width() / shown.width(), area.height() / shown.height())
-        size = QRectF(0, 0, shown.width() * scale, shown.height() * scale)
-        size.moveCenter(area.center())
-        return size
+        aspect = self.aspect or (shown.width() / shown.height() if shown is not None else None)
+        dpr = self.devicePixelRatioF()
+        width, height = round(self.width() * dpr), round(self.height() * dpr)
+        if not aspect or width < 1 or height < 1:
+            return QRectF(self.rect())
+        fit_w, fit_h = (width, max(1, round(width / aspect)))
+        if fit_h > height:
+            fit_w, fit_h = max(1, round(height * aspect)), height
+        left, top = (width - fit_w) // 2, (height - fit_h) // 2
+        return QRectF(left / dpr, top / dpr, fit_w / dpr, fit_h / dpr)
 
     def wipe_x(self) -> float:
         rect = self.picture_rect()
@@ -100,16 +120,9 @@ class WipeCanvas(QWidget):
         rect = self.picture_rect()
         x = self.wipe_x()
         # QPainter maps logical to device pixels itself, so images are drawn at full device resolution.
-        if self.before is not None:
-            painter.save()
-            painter.setClipRect(QRectF(rect.left(), rect.top(), x - rect.left(), rect.height()))
-            painter.drawImage(rect, self.before)
-            painter.restore()
-        if self.after is not None:
-            painter.save()
-            painter.setClipRect(QRectF(x, rect.top(), rect.right() - x, rect.height()))
-            painter.drawImage(rect, self.after)
-            painter.restore()
+        left, top, height = rect.left(), rect.top(), rect.height()
+        self._draw(painter, self.before, rect, QRectF(left, top, x - left, height))
+        self._draw(painter, self.after, rect, QRectF(x, top, rect.right() - x, height))
         if self.before is None and self.after is None:
             painter.setPen(self.palette().color(self.foregroundRole()))
             flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
@@ -121,6 +134,17 @@ class WipeCanvas(QWidget):
         painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
         self._label(painter, rect, "before", Qt.AlignmentFlag.AlignLeft)
         self._label(painter, rect, "after", Qt.AlignmentFlag.AlignRight)
+
+    def _draw(self, painter: QPainter, image: QImage | None, rect: QRectF, clip: QRectF) -> None:
+        if image is None or clip.width() <= 0:
+            return
+        dpr = self.devicePixelRatioF()
+        if abs(image.width() - rect.width() * dpr) <= 1:  # decoded at the picture's size: a 1:1 blit
+            rect = QRectF(rect.left(), rect.top(), image.width() / dpr, image.height() / dpr)
+        painter.save()
+        painter.setClipRect(clip)
+        painter.drawImage(rect, image)
+        painter.restore()
 
     def _label(self, painter: QPainter, rect: QRectF, text: str, side: Qt.AlignmentFlag) -> None:
         metrics = painter.fontMetrics()
@@ -153,7 +177,8 @@ class BeforeAfterViewer(QWidget):
     """Original and edit over the same frames, with a wipe, a scrubber, play/pause and QC.
 
     Keys (anywhere in the viewer unless a control uses them): Space play/pause, Left/Right one frame,
-    Home/End first/last frame. ``max_width`` caps the decoded picture width for speed.
+    Home/End first/last frame. Pictures are decoded at the picture's width in device pixels (so
+    painting is a near 1:1 blit), at most ``max_width``.
     """
 
     send_requested = Signal()
@@ -196,6 +221,7 @@ class BeforeAfterViewer(QWidget):
 
         self.canvas = WipeCanvas(self)
         self.canvas.wipe_dragged.connect(self.set_wipe)
+        self.canvas.resized.connect(self._fit_pictures)
 
         self.wipe_slider = self._slider(
             WIPE_MAX, "Wipe", "Wipe: before left of the line, after right (0 all after, 1000 all before)"
@@ -286,7 +312,7 @@ class BeforeAfterViewer(QWidget):
         self._timecode_of = timecode_of
         self.canvas.message = "Loading…"
         for side, path in (("before", before_path), ("after", after_path)):
-            loader = FrameLoader(path, max_width=self._max_width, parent=self)
+            loader = FrameLoader(path, max_width=self._decode_width(), parent=self)
             # Each slot knows its loader: a picture from the loader of earlier media is dropped.
             loader.opened.connect(lambda info, s=side, ld=loader: self._on_opened(ld, s, info))
             loader.frame_ready.connect(lambda i, image, s=side, ld=loader: self._on_frame(ld, s, i, image))
@@ -307,15 +333,31 @@ class BeforeAfterViewer(QWidget):
         self._count = 0
         self._shown = {"before": None, "after": None}
         self.canvas.before = self.canvas.after = None
+        self.canvas.aspect = None
         self.canvas.message = ""
         self.status_label.hide()
         self._sync_controls()
         self.canvas.update()
 
+    def _decode_width(self) -> int | None:
+        """The picture's width in device pixels (so painting is a blit), at most ``max_width``."""
+        device = round(self.canvas.picture_rect().width() * self.canvas.devicePixelRatioF())
+        return min(device, self._max_width) if self._max_width is not None else device
+
+    def _fit_pictures(self) -> None:
+        width = self._decode_width()
+        for side, loader in self._loaders.items():
+            if loader.max_width != width:
+                loader.set_max_width(width)
+                loader.request(self._starts[side] + self._index)  # the picture again, sharp
+
     def _on_opened(self, loader: FrameLoader, side: str, info: MediaInfo) -> None:
         if self._loaders.get(side) is not loader:
             return
         self._infos[side] = info
+        if side == "after" or self.canvas.aspect is None:
+            self.canvas.aspect = info.width / info.height
+            self._fit_pictures()
         if len(self._infos) == 2:
             available = min(
                 self._infos["after"].frames - self._starts["after"],

@@ -262,3 +262,22 @@ def test_grab_png_writes_atomically(loaded: BeforeAfterViewer, tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["viewer.png"]  # no temp file left behind
     grab_png(loaded, out)  # over an existing file
     assert [p.name for p in tmp_path.iterdir()] == ["viewer.png"]
+
+
+def test_pictures_are_decoded_at_the_pictures_device_size(
+    viewer: BeforeAfterViewer, sample_clip: Path, qtbot
+) -> None:
+    """Painting is then a 1:1 blit, not a scale on the UI thread; a resize decodes at the new size
+    (pictures are scaled down only: the 1280-wide sample is wider than the picture)."""
+    viewer.set_media(sample_clip, 0, sample_clip)
+
+    def decoded_at_display_size() -> bool:
+        width = round(viewer.canvas.picture_rect().width() * viewer.canvas.devicePixelRatioF())
+        images = (viewer.canvas.before, viewer.canvas.after)
+        return all(image is not None and image.width() == width for image in images)
+
+    qtbot.waitUntil(decoded_at_display_size, timeout=5000)
+    small = viewer.canvas.after.width()
+    assert small < 1280
+    viewer.resize(900, 700)
+    qtbot.waitUntil(lambda: decoded_at_display_size() and viewer.canvas.after.width() > small, timeout=5000)
