@@ -117,6 +117,7 @@ class MediaFrames:
         self._container = None
         self._frames_iter: Iterator[VideoFrame] | None = None
         self._next_index: int | None = None  # index of the frame the decoder gives next, if known
+        self._interrupted = False
         try:
             facts = probe_media(self.path)
         except MediaProbeError as exc:
@@ -265,6 +266,9 @@ class MediaFrames:
         """Decode on to frame ``index``; None when the decoder passes it or ends first."""
         assert self._frames_iter is not None
         for frame in self._frames_iter:
+            if self._interrupted:
+                self._frames_iter = None
+                raise MediaFramesError(f"{self.path}: decoding was interrupted")
             pts = _pts(frame)
             if pts is None:
                 continue
@@ -287,6 +291,11 @@ class MediaFrames:
         return QImage(bytes(plane), width, height, plane.line_size, QImage.Format.Format_RGB888).copy()
 
     # -- lifetime --------------------------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Make the :meth:`image` call in progress (on another thread) stop at the next frame it
+        decodes, with MediaFramesError; later calls too. For closing without waiting on a long seek."""
+        self._interrupted = True
 
     def close(self) -> None:
         self._frames_iter = None
@@ -342,6 +351,7 @@ class FrameLoader(QObject):
         self._wake = threading.Condition()
         self._wanted: int | None = None
         self._stopping = False
+        self._media: MediaFrames | None = None  # the thread's, once open
         self._thread = threading.Thread(target=self._run, name=f"frames:{self.path.name}", daemon=True)
 
     def start(self) -> None:
@@ -369,9 +379,12 @@ class FrameLoader(QObject):
             self._max_width = width
 
     def close(self) -> None:
-        """Stop the thread (after the decode in progress) and close the file. Idempotent."""
+        """Stop the thread and close the file; a decode in progress stops at its next frame, so this
+        waits about one frame's decode. Idempotent."""
         with self._wake:
             self._stopping = True
+            if self._media is not None:
+                self._media.interrupt()  # a long seek stops at its next frame: close() waits ~1 frame
             self._wake.notify()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
@@ -384,8 +397,10 @@ class FrameLoader(QObject):
             return
         with media:
             self.info = media.info
-            if self._stopping:
-                return
+            with self._wake:
+                if self._stopping:
+                    return
+                self._media = media
             self._emit(self.opened, media.info)
             while True:
                 with self._wake:

@@ -198,6 +198,14 @@ def test_closed_media_says_so(color_clip) -> None:
         media.image(0)
 
 
+def test_interrupt_stops_a_decode_from_another_thread(color_clip) -> None:
+    with MediaFrames(color_clip("interrupt.mp4", frames=8)) as media:
+        media.interrupt()
+        with pytest.raises(MediaFramesError) as exc:
+            media.image(5)
+        one_line(exc, "interrupt.mp4", "interrupted")
+
+
 # -- timecode -------------------------------------------------------------------------------------------
 
 
