@@ -234,7 +234,7 @@ class BeforeAfterViewer(QWidget):
         self.play_button.setToolTip("Play or pause (Space)")
         self.play_button.clicked.connect(self.toggle_play)
         self.scrubber = self._slider(0, "Frame", "Scrub the frames (Left/Right one frame, Home/End)")
-        self.scrubber.valueChanged.connect(self.show_frame)
+        self.scrubber.valueChanged.connect(self._on_scrub)
         self.frame_label = QLabel("")
         self.frame_label.setAccessibleName("Frame and source timecode")
         self.frame_label.setToolTip("Frame of the edit, and source frame and timecode of the original")
@@ -341,7 +341,7 @@ class BeforeAfterViewer(QWidget):
 
     def _decode_width(self) -> int | None:
         """The picture's width in device pixels (so painting is a blit), at most ``max_width``."""
-        device = round(self.canvas.picture_rect().width() * self.canvas.devicePixelRatioF())
+        device = max(64, round(self.canvas.picture_rect().width() * self.canvas.devicePixelRatioF()))
         return min(device, self._max_width) if self._max_width is not None else device
 
     def _fit_pictures(self) -> None:
@@ -411,6 +411,13 @@ class BeforeAfterViewer(QWidget):
         self._index = index
         self._request()
         self._sync_controls()
+
+    def _on_scrub(self, index: int) -> None:
+        """The editor moved the scrubber (by mouse or keys); playing goes on from there."""
+        self.show_frame(index)
+        if self.playing:
+            self._play_from = self._index
+            self._clock.restart()
 
     def _shown_index_is(self, index: int) -> bool:
         return self.shown == (self._starts["before"] + index, self._starts["after"] + index)

@@ -154,6 +154,16 @@ def test_play_advances_and_pause_stops(loaded: BeforeAfterViewer, qtbot) -> None
     wait_for_frame(qtbot, loaded, stopped)
 
 
+def test_scrubbing_while_playing_plays_on_from_there(loaded: BeforeAfterViewer, qtbot) -> None:
+    loaded.play()
+    qtbot.waitUntil(lambda: loaded.index >= 6, timeout=3000)
+    loaded.scrubber.setValue(1)  # what dragging the scrubber or its arrow keys do
+    assert loaded.playing and loaded.index == 1
+    qtbot.wait(60)  # two frames: on from 1, not back to frame 6+ where the old clock is
+    assert loaded.playing and 1 <= loaded.index < 5, loaded.index
+    loaded.pause()
+
+
 def test_play_stops_at_the_last_frame_and_restarts_from_the_first(loaded: BeforeAfterViewer, qtbot) -> None:
     loaded.play()
     qtbot.waitUntil(lambda: not loaded.playing, timeout=3000)  # 10 frames at 29.97 fps: 1/3 s
