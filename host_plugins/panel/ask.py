@@ -95,7 +95,9 @@ class AskBar(QWidget):
         self.run_button.setToolTip("Plan the edit and show it for review (Ctrl+Enter)")
         self.run_button.clicked.connect(self.run)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self, activated=self._run_if_visible)
+            # where the focus is (the ask bar, or the plan): both take Ctrl+Enter, so never window-wide
+            shortcut = QShortcut(QKeySequence(keys), self, activated=self._run_if_visible)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         line.returnPressed.connect(lambda: None)  # Enter alone does not run: Ctrl+Enter does
 
         top = QHBoxLayout()

@@ -237,7 +237,9 @@ class PlanReview(QWidget):
         self.cancel_button.setToolTip("Drop this plan; nothing is rendered")
         self.cancel_button.clicked.connect(self.cancelled.emit)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self, activated=self._confirm_if_ready)
+            # where the focus is (the ask bar, or the plan): both take Ctrl+Enter, so never window-wide
+            shortcut = QShortcut(QKeySequence(keys), self, activated=self._confirm_if_ready)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
         left = QWidget()
         lv = QVBoxLayout(left)

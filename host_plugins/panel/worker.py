@@ -17,6 +17,7 @@ resumes with ``after_seq``, so the panel sees every event once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -222,10 +223,18 @@ class Bridge(QObject):
                     raise
                 relay_status.status.emit("starting", "starting the RIVER NLE server (`river serve`)")
                 client = self.connection.client(start=True)
-            caps = client.capabilities()
+            deadline = time.monotonic() + self.connection.wait
+            while True:  # a server busy loading its engine may answer late: that is loading, not offline
+                try:
+                    caps = client.capabilities()
+                    break
+                except BridgeError as exc:
+                    if exc.code != "DEADLINE_EXCEEDED" or time.monotonic() > deadline:
+                        raise
+                    relay_status.status.emit("loading", "the server is loading its models")
             if not caps.ready:
                 relay_status.status.emit("loading", "the server is loading its models")
-                client.wait_ready(self.connection.wait)
+                client.wait_ready(max(1.0, deadline - time.monotonic()))
                 caps = client.capabilities()
             return caps
 
