@@ -64,6 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", help="format of the final render (default: the server's, ProRes)")
     p.add_argument("--discovery", type=Path, metavar="PATH", help="the server's discovery file")
     p.add_argument("--no-start", action="store_true", help="do not start a server when none runs")
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="save a picture of the window once it is up (and the server answered, or not), then close: "
+        "a check that the panel opens on this display",
+    )
 
 
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -156,4 +163,21 @@ def run(args: argparse.Namespace, *, resolve: Any = None) -> int:
         start_server=not args.no_start,
     )
     window.show()
+    if args.screenshot:
+        _screenshot_then_quit(app, window, args.screenshot)
     return EXIT_OK if app.exec() == 0 else EXIT_ERROR
+
+
+def _screenshot_then_quit(app: Any, window: Any, path: Path, waited_ms: int = 0) -> None:
+    """Once the server has answered (ready or offline; at most 60 s), save the window and quit."""
+    from PySide6.QtCore import QTimer
+
+    from host_plugins.panel.viewer import grab_png
+
+    if window.bridge.state in ("ready", "offline") or waited_ms >= 60_000:
+        grab_png(window, path)
+        print(f"river panel: saved {path} ({window.width()}×{window.height()}, {app.platformName()})")
+        window.close()
+        app.quit()
+        return
+    QTimer.singleShot(200, lambda: _screenshot_then_quit(app, window, path, waited_ms + 200))

@@ -257,6 +257,7 @@ class PlanReview(QWidget):
         split.addWidget(left)
         split.addWidget(self.overlay)
         split.setStretchFactor(1, 2)
+        split.setSizes([420, 800])
         buttons = QHBoxLayout()
         buttons.addWidget(self.draft)
         buttons.addWidget(self.preview)

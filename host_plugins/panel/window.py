@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -106,7 +107,7 @@ class StageRow(QWidget):
         self.stage = stage
         self.job_id = ""
         self.name = QLabel(LABELS[stage])
-        self.name.setMinimumWidth(110)
+        self.name.setMinimumWidth(105)
         self.bar = QProgressBar()
         self.bar.setAccessibleName(f"{LABELS[stage]} progress")
         self.bar.setTextVisible(True)
@@ -244,8 +245,11 @@ class PanelWindow(QMainWindow):
         layout.addLayout(top)
         layout.addWidget(self.clip_box)
         layout.addWidget(self.ask)
-        for row in self.stages.values():
-            layout.addWidget(row)
+        stages = QGridLayout()  # two columns: plan | draft, preview | final
+        stages.setContentsMargins(0, 0, 0, 0)
+        for i, row in enumerate(self.stages.values()):
+            stages.addWidget(row, i // 2, i % 2)
+        layout.addLayout(stages)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
@@ -255,6 +259,7 @@ class PanelWindow(QMainWindow):
         self.queue_dock.setObjectName("jobs")
         self.queue_dock.setWidget(self.queue)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.resizeDocks([self.queue_dock], [190], Qt.Orientation.Vertical)
         QShortcut(QKeySequence("Esc"), self, activated=self.banner.hide)
         QShortcut(QKeySequence("Ctrl+1"), self, activated=lambda: self.tabs.setCurrentIndex(0))
         QShortcut(QKeySequence("Ctrl+2"), self, activated=lambda: self.tabs.setCurrentIndex(1))
@@ -286,8 +291,10 @@ class PanelWindow(QMainWindow):
     def _source_text(self) -> str:
         if self.source is None:
             return "no source"
-        kinds = {"media": "Media", "timeline": "Timeline", "resolve": "Resolve"}
-        return f"{kinds.get(self.source.kind, self.source.kind)}: {self.source.label}"
+        if self.source.kind == "media":
+            return "Media:"  # the header names the file
+        kinds = {"timeline": "Timeline", "resolve": "Resolve"}
+        return f"{kinds.get(self.source.kind, self.source.kind)}: {self.source.label} ·"
 
     def _clip_changed(self) -> None:
         if self.clip is not None:

@@ -101,10 +101,10 @@ class UiThreadCalls:
             self.on_ui.append(name)
 
 
-def off_ui(fn: Callable[[], object]) -> object:
+def off_ui(fn: Callable[[], object], timeout: float = 60) -> object:
     """Run the test's own bridge calls off the UI thread, so the spy sees only the panel's."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn).result(timeout=60)
+        return pool.submit(fn).result(timeout=timeout)
 
 
 def shot(window: PanelWindow, name: str) -> None:
