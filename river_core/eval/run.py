@@ -192,6 +192,7 @@ class _Runner:
         self._llm: Any = None
         self._pipe: Any = None
         self._editing: Any = None
+        self._twins: dict[Path, TwinDocument] = {}
 
     # -- components ---------------------------------------------------------------------------------
 
@@ -224,6 +225,12 @@ class _Runner:
             )
         return self._editing
 
+    def twin(self, path: Path) -> TwinDocument:
+        """A twin file, loaded once while its scene's tasks run (they share it)."""
+        if path not in self._twins:
+            self._twins = {path: load_twin(path)}
+        return self._twins[path]
+
     def close(self) -> None:
         if self._pipe is not None:
             self._pipe.close()
@@ -233,7 +240,7 @@ class _Runner:
     def run(self, task: EvalTask) -> dict[str, Any]:
         job = None
         if task.twin is not None:
-            twin = load_twin(task.twin)
+            twin = self.twin(task.twin)
         else:
             job = self._job(task)
             job.check_inputs()
