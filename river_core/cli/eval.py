@@ -18,13 +18,14 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "eval",
         parents=[common],
         help="score a reasoner (or a baseline) on a dataset per level and category; `eval compare A B`",
-        description="river eval DATASET --llm SPEC --out DIR  |  river eval compare A B",
+        description="river eval DATASET --llm SPEC --out DIR | river eval compare A B | river eval table A …",
     )
     p.add_argument(
         "what",
         nargs="+",
         metavar="DATASET | compare A B",
-        help="a task file (.jsonl), a `river data synth` folder, a ReVOS/MeViS folder; "
+        help="a task file (.jsonl), a `river data synth` folder, a ReVOS/MeViS folder, `bundled` (3 "
+        "rendering tasks on the bundled clip); "
         "or `compare` and two report folders",
     )
     p.add_argument(
@@ -59,6 +60,8 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what[0] == "compare":
         return _compare(args)
+    if args.what[0] == "table":
+        return _table(args)
     if len(args.what) != 1:
         raise UsageError(f"give one DATASET, got {len(args.what)}: {' '.join(args.what)}")
     if not args.llm:
@@ -92,7 +95,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
     )
-    dataset = load_dataset(args.what[0], split=args.split)
+    dataset = load_dataset(args.what[0], split=args.split, profile=args.profile)
     say = say_to(args)
     with progress_bar(args) as progress:
         samples = evaluate(dataset, args.out, settings, progress=progress, say=say)
@@ -105,6 +108,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     counts = summary_of(samples)
     say(f"{counts['tasks']} tasks, {counts['valid']} valid plans; wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from river_core.eval.report import read_run, runs_table
+
+    if len(args.what) < 2:
+        raise UsageError("usage: river eval table A [B …] (report folders)")
+    runs = [(Path(w).name, read_run(Path(w))[1]) for w in args.what[1:]]
+    print(runs_table(runs))
     return 0
 
 

@@ -36,6 +36,18 @@ REVOS_RATE: Final = Fraction(30)
 """Frame rate given to image-sequence clips (the benchmarks publish frames, not a rate)."""
 
 
+BUNDLED: Final = "bundled"
+BUNDLED_RANGE: Final = "30:63"
+BUNDLED_QUERIES: Final = (
+    ("blur the biggest thing in the shot", {"op": "blur"}),
+    ("recolor the biggest thing in the shot green", {"op": "recolor", "color": "green"}),
+    (
+        "make the biggest thing in the shot look like bronze",
+        {"op": "appearance", "prompt": "look like bronze"},
+    ),
+)
+
+
 class DatasetError(RiverError, ValueError):
     """A dataset that cannot be read; the message says what is wrong and how to fix it."""
 
@@ -81,8 +93,11 @@ class EvalDataset:
     tasks: list[EvalTask]
 
 
-def load_dataset(path: Path | str, *, split: str = "test") -> EvalDataset:
-    """Read ``path`` (see the module docstring) into :class:`EvalTask`\\ s."""
+def load_dataset(path: Path | str, *, split: str = "test", profile: str = "tiny") -> EvalDataset:
+    """Read ``path`` (see the module docstring) into :class:`EvalTask`\\ s; ``"bundled"`` is
+    :func:`bundled_dataset` (its gold needs the twin ``profile`` builds)."""
+    if str(path) == BUNDLED:
+        return bundled_dataset(profile)
     path = Path(path)
     if not path.exists():
         raise DatasetError(
@@ -249,3 +264,60 @@ def image_sequence_clip(task: EvalTask, cache: Path) -> Path:
         for rgb in images:
             writer.write_video(rgb)
     return out
+
+
+def bundled_dataset(profile: str = "tiny") -> EvalDataset:
+    """Three tasks on frames 30–62 of the clip bundled with the package, to exercise rendering: blur,
+    recolor (instant) and a new look (generative) of "the biggest thing in the shot". Their gold is the
+    object with the largest mean size in the twin ``profile`` builds for each query (the pipeline finds
+    the same twin in the cache). With ``tiny`` the twin comes from random tiny models: a smoke dataset
+    for the rendered metrics, not a benchmark."""
+    from river_core.media.rational import FrameRange, frames_to_ranges
+    from river_core.samples import bundled_sample
+    from river_core.twin.build import build_twin
+
+    media = bundled_sample()
+    tasks = []
+    for k, (query, edit) in enumerate(BUNDLED_QUERIES):
+        twin = build_twin(media, FrameRange.parse(BUNDLED_RANGE), query, profile=profile).twin  # type: ignore[arg-type]
+        sizes: dict[int, list[float]] = {}
+        for entry in twin.frames:
+            for o in entry.objects:
+                sizes.setdefault(o.id, []).append(o.spatial.size)
+        if not sizes:
+            raise DatasetError(
+                f"the {profile} twin of the bundled clip has no objects; no gold for {query!r}"
+            )
+        target = max(sizes, key=lambda i: (sum(sizes[i]) / len(sizes[i]), -i))
+        frames = sorted(f for f, _ in twin.track(target))
+        raw = {
+            "id": f"bundled-{k}",
+            "scene": "bundled",
+            "split": "test",
+            "source": {"media": str(media), "range": BUNDLED_RANGE},
+            "query": query,
+            "level": 1,
+            "category": "spatial",
+            "template": "bundled_largest",
+            "gold": {
+                "targets": [{"id": target, "frames": [r.to_json() for r in frames_to_ranges(frames)]}],
+                "edit": edit,
+                "program": "target = largest()",
+            },
+        }
+        task = Task.model_validate(raw)
+        tasks.append(
+            EvalTask(
+                task.id,
+                query,
+                1,
+                "spatial",
+                media.parent,
+                task=task,
+                gold_ids=[target],
+                gold_frames={target: set(frames)},
+                media=media,
+                range=BUNDLED_RANGE,
+            )
+        )
+    return EvalDataset(f"bundled ({profile})", "tasks", media, tasks)

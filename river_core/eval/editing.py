@@ -261,7 +261,7 @@ class EditingScorer:
             with torch.no_grad():
                 scores = [float(metric(torch.tensor(f).permute(2, 0, 1)[None].float() / 255)) for f in edited]
             musiq = float(np.mean(scores))
-        judge = None
+        judge, judge_why = None, "no --judge"
         if self.judge_spec:
             from PIL import Image
 
@@ -274,6 +274,7 @@ class EditingScorer:
                 query, [Image.fromarray(f[0]) for f in picks], [Image.fromarray(f[1]) for f in picks]
             )
             judge = None if verdict.score is None else (100.0 if verdict.score > 0 else 0.0)
+            judge_why = verdict.reason
         psnr = qc.psnr_outside_mean_db
         if psnr is None and qc.identical_outside:
             psnr = PSNR_IDENTICAL
@@ -285,6 +286,8 @@ class EditingScorer:
             "psnr": psnr,
             "gdino": 100.0 * sum(hits) / len(hits) if hits else None,
             "judge": judge,
+            "judge_reason": judge_why,
+            "psnr_capped": qc.psnr_outside_mean_db is None and qc.identical_outside,
             "frames_measured": len(frames),
             "category": category,
         }

@@ -106,7 +106,7 @@ def metrics_rows(samples: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _fmt(key: str, mean: float | None, sem: float | None, notes: dict[str, str]) -> str:
     if mean is None:
-        return "n/a" if key not in notes else "—"
+        return "—" if key in notes else "n/a"
     if key in ("rounds", "tokens"):
         return f"{mean:.1f}"
     if key == "seconds":
@@ -118,6 +118,7 @@ def _fmt(key: str, mean: float | None, sem: float | None, notes: dict[str, str])
 
 def report_markdown(samples: Sequence[dict[str, Any]], run: dict[str, Any], notes: dict[str, str]) -> str:
     rows = metrics_rows(samples)
+    notes = {**notes, **_render_notes(samples)}
     rendered = any((s.get("render") or {}).get("rendered") for s in samples)
     lines = [
         f"# river eval: {run.get('llm')} on {run.get('dataset')}",
@@ -149,13 +150,35 @@ def report_markdown(samples: Sequence[dict[str, Any]], run: dict[str, Any], note
                 lines.append(f"| {r['name']} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
     if notes:
-        lines += ["## Notes", ""] + [f"- **{dict(METRICS)[k]}**: {v}" for k, v in notes.items()] + [""]
+        lines += ["## Notes", ""] + [f"- **{dict(METRICS).get(k, k)}**: {v}" for k, v in notes.items()] + [""]
     errors = [s for s in samples if not s["valid"]]
     if errors:
         lines += ["## Invalid plans", "", f"{len(errors)} of {len(samples)}; the first reasons:", ""]
         lines += [f"- `{s['id']}`: {str(s['error'])[:160]}" for s in errors[:5]] + [""]
     lines += ["Plots: `accuracy.png` (per level and category), `scores.png` (score distributions).", ""]
     return "\n".join(lines)
+
+
+def _render_notes(samples: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """What the editing table's cells cannot say: abstentions, capped PSNRs, tasks not rendered."""
+    metrics = [m for s in samples if (m := (s.get("render") or {}).get("metrics"))]
+    notes = {}
+    abstained = [m for m in metrics if m.get("judge") is None and m.get("judge_reason") != "no --judge"]
+    if abstained:
+        why = abstained[0].get("judge_reason", "")
+        notes["judge"] = (
+            f"the judge abstained on {len(abstained)} of {len(metrics)} rendered tasks (e.g. {why})"
+        )
+    capped = sum(1 for m in metrics if m.get("psnr_capped"))
+    if capped:
+        notes["psnr"] = (
+            f"{capped} of {len(metrics)} renders left the outside bit-identical: PSNR counted as 100 dB"
+        )
+    skipped = [s for s in samples if (s.get("render") or {}).get("rendered") is False]
+    if skipped:
+        reasons = sorted({s["render"]["why"] for s in skipped})
+        notes["rendering"] = f"{len(skipped)} task(s) not rendered: " + "; ".join(reasons)
+    return notes
 
 
 def metrics_csv(samples: Sequence[dict[str, Any]]) -> str:
@@ -266,4 +289,24 @@ def compare_markdown(name_a: str, name_b: str, rows: list[dict[str, Any]]) -> st
             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] |"
         )
     lines += ["", "`*`: the interval excludes 0."]
+    return "\n".join(lines)
+
+
+TABLE_KEYS: Final = ("target_acc", "target_f1", "jf", "tiou", "valid", "rounds", "tokens", "seconds")
+
+
+def runs_table(runs: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> str:
+    """One markdown table of several runs: a row per run and level (and all), the reasoning metrics."""
+    labels = dict(METRICS)
+    lines = ["| run | level | n | " + " | ".join(labels[k] for k in TABLE_KEYS) + " |"]
+    lines.append("|---|---|---:|" + "---:|" * len(TABLE_KEYS))
+    for name, samples in runs:
+        for kind, group, members in groups(samples):
+            if kind not in ("level", "all"):
+                continue
+            cells = []
+            for key in TABLE_KEYS:
+                mean, _, _ = cell_stats(members, key)
+                cells.append(_fmt(key, mean, None, {}))
+            lines.append(f"| {name} | {group} | {len(members)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

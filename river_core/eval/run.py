@@ -346,14 +346,15 @@ class _Runner:
         job.masks()
         frames: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
         started = time.monotonic()
-        delivery = job.encode(_keep(job.composite(job.render()), frames, every=_stride(job)))
+        job.encode(_keep(job.composite(job.render()), frames, every=_stride(job)))
         qc = job.qc()
         render_s = time.monotonic() - started
         metrics = self.editing().score(task.query, plan, job.state.render_twin, frames, qc)
-        media = [p for p in delivery.files if str(p).endswith(".mkv")] if hasattr(delivery, "files") else []
-        paths = {"render": str((self.out / "renders" / task.id).relative_to(self.out))}
+        folder = self.out / "renders" / task.id
+        paths = {"render": str(folder.relative_to(self.out))}
+        media = sorted(folder.glob("*.mkv"))
         if media:
-            paths["media"] = str(media[0])
+            paths["media"] = str(media[0].relative_to(self.out))
         return {"rendered": True, "render_seconds": round(render_s, 3), "metrics": metrics, "paths": paths}
 
 
