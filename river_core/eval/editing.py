@@ -149,7 +149,6 @@ class _GroundingDino:
                 encoder_n_points=2,
                 decoder_n_points=2,
                 max_text_len=64,
-                use_timm_backbone=False,
             )
             self.model = GroundingDinoForObjectDetection(config).eval()
             self.size = 64
@@ -227,7 +226,7 @@ class EditingScorer:
     def musiq(self) -> Any:
         if self._musiq is None and self.musiq_reason is None:
             try:
-                import pyiqa  # the maintained MUSIQ; imports torchvision
+                import pyiqa  # type: ignore[import-not-found]  # the maintained MUSIQ; imports torchvision
 
                 self._musiq = pyiqa.create_metric("musiq", as_loss=False)
             except Exception:  # noqa: BLE001 — ImportError, or torchvision's broken import: unavailable

@@ -162,7 +162,8 @@ class _Recorder:
     """A ``ReasonerLLM`` that keeps its sessions, so the loop can count the model's own tokens."""
 
     def __init__(self, llm: Any) -> None:
-        self.llm, self.sessions = llm, []
+        self.llm = llm
+        self.sessions: list[Any] = []
 
     @property
     def info(self) -> Any:
@@ -248,7 +249,7 @@ class _Runner:
         started = time.monotonic()
         plan, error, rounds, tokens = self._plan(task, twin)
         seconds = time.monotonic() - started
-        sample = {
+        sample: dict[str, Any] = {
             "id": task.id,
             "level": task.level,
             "category": task.category,
