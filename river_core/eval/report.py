@@ -138,7 +138,12 @@ def report_markdown(samples: Sequence[dict[str, Any]], run: dict[str, Any], note
         ("Editing (rendered tasks)", ("level", "category", "all"), EDITING),
     ):
         if keys is EDITING and not rendered:
-            lines += [f"## {title}", "", "Not rendered (`--render none`).", ""]
+            why = (
+                "Not rendered (`--render none`)."
+                if run.get("render") == "none"
+                else "No task rendered (see Notes)."
+            )
+            lines += [f"## {title}", "", why, ""]
             continue
         labels = dict(METRICS)
         lines += [f"## {title}", "", "| | n | " + " | ".join(labels[k] for k, _ in keys) + " |"]
