@@ -81,3 +81,28 @@ def test_errors_say_what_is_wrong(tmp_path: Path, synth_dir: Path) -> None:
         load_dataset(tmp_path / "x.txt")
     with pytest.raises(DatasetError, match="--split"):
         load_dataset(synth_dir, split="dev")
+
+
+@pytest.mark.slow
+def test_revos_task_through_the_pipeline(tmp_path: Path) -> None:
+    """A ReVOS expression end to end with the tiny profile: frames → FFV1 clip → twin → plan → J&F
+    against the gold masks. The tiny twin of these flat frames holds bicycles (random tiny detector),
+    so the nouns baseline targets them in every frame."""
+    from river_core.eval.run import EvalSettings, evaluate
+
+    _benchmark(tmp_path / "revos", typed=True)
+    meta_path = tmp_path / "revos" / "meta_expressions.json"
+    meta = json.loads(meta_path.read_text())
+    for exp in meta["videos"]["v1"]["expressions"].values():
+        exp["exp"] = "blur the bicycles"
+    meta_path.write_text(json.dumps(meta))
+    samples = evaluate(load_dataset(tmp_path / "revos"), tmp_path / "out", EvalSettings(llm="nouns"))
+    assert (tmp_path / "out" / "media" / "v1.mkv").is_file()
+    first, second = samples
+    assert first["valid"] and first["scores"]["target_acc"] is None  # no gold twin ids in ReVOS
+    predicted = {f for text in first["targets"].values() for f in range(*map(int, text.split(":")))}
+    assert predicted == {0, 1, 2}
+    assert first["scores"]["tiou"] == pytest.approx(2 / 3)  # gold frames 0, 1 (object 7)
+    assert second["scores"]["tiou"] == 1.0  # gold frames 0, 1, 2 (objects 7 and 8)
+    for s in samples:
+        assert 0.0 <= s["scores"]["jf"] <= 1.0
