@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
+
+from river_core.atomic import write_bytes_atomic
 
 _CATS = ("semantic", "spatial", "temporal")
 _COLORS = ((31, 119, 180), (44, 160, 44), (214, 39, 40))
@@ -22,6 +25,14 @@ _PANELS = (
     ("jf", "J&F"),
     ("tiou", "temporal IoU"),
 )
+
+
+def _save(image: Image.Image, out: Path) -> Path:
+    """Write the PNG atomically (a reader never sees half a plot)."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    write_bytes_atomic(out, buf.getvalue())
+    return out
 
 
 def _mean(samples: Sequence[dict[str, Any]], key: str) -> float | None:
@@ -66,9 +77,7 @@ def plot_accuracy(
         draw.rectangle((x, height - 16, x + 14, height - 4), fill=_COLORS[ci])
         draw.text((x + 18, height - 17), cat, fill=_BLACK)
         x += 40 + int(draw.textlength(cat))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
-    return out
+    return _save(image, out)
 
 
 def plot_scores(
@@ -100,6 +109,4 @@ def plot_scores(
         draw.text((left, bottom + 4), "0", fill=_BLACK)
         draw.text((right - 8, bottom + 4), "1", fill=_BLACK)
         draw.text((left + 30, bottom + 18), f"{label} (n = {len(vals)})", fill=_BLACK)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
-    return out
+    return _save(image, out)
