@@ -95,3 +95,23 @@ def test_cli_eval_and_compare(synth_dir: Path, tmp_path: Path, capsys: pytest.Ca
     assert main(["eval", str(tmp_path / "missing"), "--llm", "oracle", "--out", str(tmp_path / "x")]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main(["eval", str(synth_dir), "--llm", "nonsense:x", "--out", str(tmp_path / "y")]) == 1
+
+
+def test_a_model_run_counts_its_tokens(synth_dir: Path, tmp_path: Path) -> None:
+    """The model path (the reasoner, greedy, one sample): the random tiny model spends its whole token
+    budget without a valid plan, and every reasoning metric is 0 for it."""
+    data = load_dataset(synth_dir)
+    (sample,) = evaluate(data, tmp_path, EvalSettings(llm="tiny", limit=1, max_new_tokens=24, prompt="tiny"))
+    assert not sample["valid"] and sample["error"]
+    assert sample["tokens"] == 24 and sample["rounds"] == 0
+    assert all(sample["scores"][k] == 0.0 for k in REASONING)
+    assert json.loads((tmp_path / "run.json").read_text())["llm"] == "tiny"
+
+
+def test_a_trained_model_gets_its_own_prompt_style(tmp_path: Path) -> None:
+    from river_core.eval.run import _trained_prompt
+
+    (tmp_path / "reasoner.json").write_text('{"prompt": "tiny", "max_execute_rounds": 4}')
+    assert _trained_prompt(f"transformers:{tmp_path}") == "tiny"
+    assert _trained_prompt("tiny") == "full"
+    assert _trained_prompt(f"transformers:{tmp_path / 'none'}") == "full"
