@@ -50,7 +50,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         help="LLM judge for rendered tasks (tiny, qwen:ID, openai:URL); default: tiny with the tiny profile",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the reasoner and the renderer [0]")
-    p.add_argument("--workers", type=int, default=1, help="parallel tasks (only 1 is implemented)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models [1]")
     p.add_argument("--device", help="cpu, cuda, mps")
     p.add_argument("--dtype", help="float32, bfloat16, float16")
     p.add_argument("--json", action="store_true", help="print the metrics rows (or the comparison) as JSON")
@@ -68,8 +68,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--llm is required: a model spec (tiny, transformers:DIR, …) or oracle / nouns")
     if args.out is None:
         raise UsageError("--out is required: the report folder (rerun with the same --out to resume)")
-    if args.workers != 1:
-        raise UsageError("--workers: only 1 is implemented (tasks run one by one in this process)")
     from river_core.cli.common import progress_bar, say_to
     from river_core.eval.baselines import is_baseline
     from river_core.eval.datasets import load_dataset
@@ -92,6 +90,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prompt=args.prompt,
         seed=args.seed,
         judge=judge if args.render != "none" else None,
+        workers=args.workers,
         device=args.device,
         dtype=args.dtype,
     )

@@ -65,6 +65,7 @@ class EvalSettings:
     prompt: str | None = None
     seed: int = 0
     judge: str | None = None
+    workers: int = 1
     device: str | None = None
     dtype: str | None = None
     dataset: str = field(default="", metadata={"help": "filled in by evaluate()"})
@@ -76,6 +77,8 @@ class EvalSettings:
             )
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}", field="limit")
+        if self.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {self.workers}", field="workers")
         if self.max_new_tokens < 1:
             raise UsageError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
 
@@ -118,23 +121,62 @@ def evaluate(
     todo = [t for t in tasks if t.id not in done]
     if done:
         say(f"resuming: {len(done)} of {len(tasks)} tasks already in {out / SAMPLES}")
-    # 2. Models, each loaded once.
-    runner = _Runner(settings, out, say)
-    try:
-        with (out / SAMPLES).open("a", encoding="utf-8") as sink:
-            for k, task in enumerate(todo):
-                check(cancel)
-                report(progress, "eval", len(done) + k, len(tasks), unit="task")
-                # 3. One task, one line, on disk before the next starts.
-                sample = runner.run(task)
-                done[task.id] = sample
-                sink.write(json.dumps(sample, ensure_ascii=False) + "\n")
-                sink.flush()
-                os.fsync(sink.fileno())
-        report(progress, "eval", len(tasks), len(tasks), unit="task")
-    finally:
-        runner.close()
+    # 2. Models, each loaded once (per worker process with --workers).
+    with (out / SAMPLES).open("a", encoding="utf-8") as sink:
+        for k, sample in enumerate(_samples(todo, settings, out, say)):
+            check(cancel)
+            # 3. One task, one line, on disk before the next is taken.
+            done[sample["id"]] = sample
+            sink.write(json.dumps(sample, ensure_ascii=False) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+            report(progress, "eval", len(tasks) - len(todo) + k + 1, len(tasks), unit="task")
     return [done[t.id] for t in tasks]
+
+
+def _samples(
+    todo: list[EvalTask], settings: EvalSettings, out: Path, say: Callable[[str], None]
+) -> Iterator[dict[str, Any]]:
+    """The samples of ``todo``: in order in this process, or as they finish in ``settings.workers``
+    processes (spawned: each loads its own models; greedy decoding makes the samples the same)."""
+    if settings.workers <= 1 or len(todo) <= 1:
+        runner = _Runner(settings, out, say)
+        try:
+            for task in todo:
+                yield runner.run(task)
+        finally:
+            runner.close()
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with ProcessPoolExecutor(
+        min(settings.workers, len(todo)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(settings, out),
+    ) as pool:
+        futures = [pool.submit(_run_in_worker, task) for task in todo]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+_WORKER: _Runner | None = None
+
+
+def _start_worker(settings: EvalSettings, out: Path) -> None:
+    global _WORKER
+    _WORKER = _Runner(settings, out, lambda _line: None)
+
+
+def _run_in_worker(task: EvalTask) -> dict[str, Any]:
+    assert _WORKER is not None, "the worker was not initialized"
+    return _WORKER.run(task)
 
 
 def _check_run_file(out: Path, settings: EvalSettings) -> None:

@@ -115,3 +115,11 @@ def test_a_trained_model_gets_its_own_prompt_style(tmp_path: Path) -> None:
     assert _trained_prompt(f"transformers:{tmp_path}") == "tiny"
     assert _trained_prompt("tiny") == "full"
     assert _trained_prompt(f"transformers:{tmp_path / 'none'}") == "full"
+
+
+def test_workers_give_the_same_samples(synth_dir: Path, tmp_path: Path) -> None:
+    data = load_dataset(synth_dir, split="train")
+    one = evaluate(data, tmp_path / "one", EvalSettings(llm="nouns", limit=4))
+    two = evaluate(data, tmp_path / "two", EvalSettings(llm="nouns", limit=4, workers=2))
+    assert _without_time(two) == _without_time(one)
+    assert len((tmp_path / "two" / "samples.jsonl").read_text().splitlines()) == 4
