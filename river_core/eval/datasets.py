@@ -22,6 +22,7 @@ ids of the twin ``river twin build`` makes of that range — see ``river_core/ev
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -258,11 +259,22 @@ def image_sequence_clip(task: EvalTask, cache: Path) -> Path:
         images.append(np.asarray(Image.open(found[0]).convert("RGB")))
     h, w = images[0].shape[:2]
     cache.mkdir(parents=True, exist_ok=True)
+    # Written under a name of this process, then renamed: workers converting the same video at once
+    # each write their own (identical) file and the rename is atomic.
+    tmp = cache / f".{out.stem}.{os.getpid()}.mkv"
     with MediaWriter(
-        out, "ffv1", width=w, height=h, rate=REVOS_RATE, timecode=Timecode(0, REVOS_RATE), audio=[]
+        tmp,
+        "ffv1",
+        width=w,
+        height=h,
+        rate=REVOS_RATE,
+        timecode=Timecode(0, REVOS_RATE),
+        audio=[],
+        overwrite=True,
     ) as writer:
         for rgb in images:
             writer.write_video(rgb)
+    tmp.replace(out)
     return out
 
 

@@ -112,7 +112,7 @@ def evaluate(
     """Run ``dataset`` into the report folder ``out`` (module docstring); the samples in task order."""
     say = say or (lambda _line: None)
     # 1. Settings, report folder, finished samples.
-    settings.dataset = str(dataset.path)
+    settings.dataset = str(Path(dataset.path).resolve())
     tasks = dataset.tasks[: settings.limit] if settings.limit else list(dataset.tasks)
     if not tasks:
         raise RiverError(f"{dataset.path}: no tasks to evaluate")
