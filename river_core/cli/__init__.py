@@ -21,6 +21,7 @@ from typing import Any
 
 from river_core import __version__
 from river_core.cli import data, demo, edit, media, reasoning, train, twin
+from river_core.cli import eval as eval_command
 from river_core.cli.common import flag
 from river_core.errors import Cancelled, RiverError, UsageError
 from river_core.request import RequestError
@@ -131,6 +132,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     edit.add_command(groups, common)
     data.add_commands(groups, common)
     train.add_commands(groups, common)
+    eval_command.add_commands(groups, common)
     for extend in extensions:
         extend(groups, common)
     demo.add_command(groups, common)

@@ -1,0 +1,135 @@
+"""``river eval DATASET --llm SPEC --out REPORT_DIR`` and ``river eval compare A B``.
+
+Handlers import the engine only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from river_core.errors import UsageError
+
+
+def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
+    p = groups.add_parser(
+        "eval",
+        parents=[common],
+        help="score a reasoner (or a baseline) on a dataset per level and category; `eval compare A B`",
+        description="river eval DATASET --llm SPEC --out DIR | river eval compare A B | river eval table A …",
+    )
+    p.add_argument(
+        "what",
+        nargs="+",
+        metavar="DATASET | compare A B",
+        help="a task file (.jsonl), a `river data synth` folder, a ReVOS/MeViS folder, `bundled` (3 "
+        "rendering tasks on the bundled clip); "
+        "or `compare` and two report folders",
+    )
+    p.add_argument(
+        "--llm", help="a --llm spec (tiny, transformers:DIR, openai:URL, …) or a baseline: oracle, nouns"
+    )
+    p.add_argument(
+        "--profile", default="tiny", help="pipeline profile for media tasks and rendering (tiny, paper)"
+    )
+    p.add_argument(
+        "--render", default="none", choices=("none", "instant", "full"), help="render the plans (media tasks)"
+    )
+    p.add_argument("--out", type=Path, help="report folder (rerun the same command to resume)")
+    p.add_argument("--split", default="test", help="split of a synth folder (train, val, test) [test]")
+    p.add_argument("--limit", type=int, help="only the first N tasks")
+    p.add_argument("--max-new-tokens", type=int, default=1024, help="model tokens per generation [1024]")
+    p.add_argument("--max-rounds", type=int, default=4, help="execute rounds per rollout [4]")
+    p.add_argument(
+        "--prompt", choices=("full", "small", "tiny"), help="prompt style (default: the model's own)"
+    )
+    p.add_argument(
+        "--judge",
+        help="LLM judge for rendered tasks (tiny, qwen:ID, openai:URL); default: tiny with the tiny profile",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the reasoner and the renderer [0]")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models [1]")
+    p.add_argument("--device", help="cpu, cuda, mps")
+    p.add_argument("--dtype", help="float32, bfloat16, float16")
+    p.add_argument("--json", action="store_true", help="print the metrics rows (or the comparison) as JSON")
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what[0] == "compare":
+        return _compare(args)
+    if args.what[0] == "table":
+        return _table(args)
+    if len(args.what) != 1:
+        raise UsageError(f"give one DATASET, got {len(args.what)}: {' '.join(args.what)}")
+    if not args.llm:
+        raise UsageError("--llm is required: a model spec (tiny, transformers:DIR, …) or oracle / nouns")
+    if args.out is None:
+        raise UsageError("--out is required: the report folder (rerun with the same --out to resume)")
+    from river_core.cli.common import progress_bar, say_to
+    from river_core.eval.baselines import is_baseline
+    from river_core.eval.datasets import load_dataset
+    from river_core.eval.editing import MUSIQ_NOTE
+    from river_core.eval.report import metrics_rows, write_report
+    from river_core.eval.run import EvalSettings, evaluate, summary_of
+
+    if not is_baseline(args.llm):
+        from river_core.reasoning.llms import parse_llm_spec
+
+        parse_llm_spec(args.llm)  # a bad spec fails before any task runs
+    judge = args.judge or ("tiny" if args.profile == "tiny" else None)
+    settings = EvalSettings(
+        llm=args.llm,
+        profile=args.profile,
+        render=args.render,
+        limit=args.limit,
+        max_new_tokens=args.max_new_tokens,
+        max_rounds=args.max_rounds,
+        prompt=args.prompt,
+        seed=args.seed,
+        judge=judge if args.render != "none" else None,
+        workers=args.workers,
+        device=args.device,
+        dtype=args.dtype,
+    )
+    dataset = load_dataset(args.what[0], split=args.split, profile=args.profile)
+    say = say_to(args)
+    with progress_bar(args) as progress:
+        samples = evaluate(dataset, args.out, settings, progress=progress, say=say)
+    notes = {"musiq": MUSIQ_NOTE} if args.render != "none" else {}
+    if args.render != "none" and judge is None:
+        notes["judge"] = "not run: pass --judge SPEC"
+    paths = write_report(args.out, samples, notes)
+    if args.json:
+        print(json.dumps(metrics_rows(samples), indent=2))
+        return 0
+    counts = summary_of(samples)
+    say(f"{counts['tasks']} tasks, {counts['valid']} valid plans; wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from river_core.eval.report import read_run, runs_table
+
+    if len(args.what) < 2:
+        raise UsageError("usage: river eval table A [B …] (report folders)")
+    runs = [(Path(w).name, read_run(Path(w))[1]) for w in args.what[1:]]
+    print(runs_table(runs))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from river_core.eval.report import compare, compare_markdown, read_run
+
+    if len(args.what) != 3:
+        raise UsageError("usage: river eval compare A B (two report folders)")
+    a, b = Path(args.what[1]), Path(args.what[2])
+    (_, sa), (_, sb) = read_run(a), read_run(b)
+    try:
+        rows = compare(sa, sb, seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(rows, indent=2) if args.json else compare_markdown(str(a), str(b), rows))
+    return 0
