@@ -69,11 +69,15 @@ def main() -> int:
         stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"),  # noqa: SIM115 — lives with the server
     )  # fmt: skip
     try:
-        return run(args, media, work)
+        code = run(args, media, work)
+    except SystemExit:
+        print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return code
 
 
 def run(args: argparse.Namespace, media: Path, work: Path) -> int:
@@ -106,7 +110,13 @@ def run(args: argparse.Namespace, media: Path, work: Path) -> int:
     window.resize(1280, 860)
     window.show()
     began = time.monotonic()
-    wait_until(lambda: window.bridge.state == "ready", 600, "the server's models")
+
+    def ready() -> bool:  # the server may still be starting: look again while it is not there
+        if window.bridge.state == "offline":
+            window.bridge.start(start_server=False)
+        return window.bridge.state == "ready"
+
+    wait_until(ready, 600, "the server's models")
     print(f"server ready after {time.monotonic() - began:.1f} s; panel on {media.name} {args.range}")
 
     probe = StallProbe()

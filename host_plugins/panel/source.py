@@ -92,10 +92,13 @@ class Source:
         settings = dict(settings or {})
         folder = folder or slug(f"panel_{self.label}")
         if clip.entry is not None:
+            output = settings.pop("output", "")
             (job,) = clip_specs(
                 [clip.entry], kind=settings.pop("kind", "edit"), folder=folder, settings=settings,
                 query=query, host_context=self.host_context,
             )  # fmt: skip
+            if output:  # the caller's folder (one per run and stage) instead of the per-clip default
+                job.spec.output = output
             return job.spec
         context = {
             **self.host_context,

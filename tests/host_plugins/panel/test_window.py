@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from host_plugins.panel.worker import Connection
 from river_core.pipeline import RiverPipeline
 from tests.twin.doubles import Events, SceneIndex, handles_scene, loader
 
+NTSC = Fraction(30000, 1001)
 BOTH_BRONZE = {
     "objects": [
         {"id": 1, "category": "square", "attributes": "bronze"},
@@ -241,3 +243,39 @@ def test_stopping_the_final_render_cancels_it_and_leaves_no_output(scene: Path, 
         pytest.skip("the render finished before the stop arrived")  # a very fast machine
     assert state_name(job.state) == "CANCELLED" and not out.exists()
     assert "final" not in window.edit.results and window.ask.run_button.isEnabled()
+
+
+def test_a_timeline_clip_goes_back_on_a_river_track(scene: Path, window_for, qtbot, tmp_path: Path) -> None:
+    import opentimelineio as otio
+
+    from host_plugins.otio.layback import river_clips
+    from host_plugins.panel.source import timeline_source
+    from tests.host_plugins.otio.timelines import Shot, media_timeline
+
+    cut = tmp_path / "cut.otio"
+    timeline = media_timeline(scene, [Shot("one", start=6, length=10, gap=4)], rate=NTSC, media_frames=30)
+    otio.adapters.write_to_file(timeline, str(cut))
+    before = cut.read_bytes()
+    out = tmp_path / "cut_river.otio"
+    window = window_for(timeline_source(cut, ["clip:one"]), settings={"format": "ffv1", "timeline_out": out})
+    assert window.source_label.text() == "Timeline: cut.otio ·" and window.header.text().startswith("one · ")
+    qtbot.waitUntil(lambda: window.bridge.state == "ready", timeout=60_000)
+    window.ask.pick_mode.setChecked(True)
+    window.ask.find_objects.click()
+    qtbot.waitUntil(lambda: window.ask.objects.count() > 0, timeout=60_000)
+    window.ask.objects.item(0).setCheckState(Qt.CheckState.Checked)
+    window.ask.op.setCurrentIndex(window.ask.op.findData("pixelate"))
+    window.ask.run()
+    qtbot.waitUntil(lambda: window.review.job is not None, timeout=60_000)
+    window.review.draft.setChecked(False)
+    window.review.confirm_button.click()
+    qtbot.waitUntil(lambda: "final" in window.edit.results, timeout=120_000)
+    window.viewer.send_requested.emit()
+    qtbot.waitUntil(lambda: bool(window.sent or window.banner.kind == "error"), timeout=30_000)
+    assert window.sent == [f"wrote {out}"] and cut.read_bytes() == before  # the input is never written
+    written = otio.adapters.read_from_file(str(out))
+    (laid,) = river_clips(written)
+    placed = laid.clip.range_in_parent()
+    assert (placed.start_time.to_frames(), placed.duration.to_frames()) == (4, 10)  # over the original
+    assert laid.clip.media_reference.target_url.endswith(".mkv")  # the ffv1 render
+    assert laid.provenance is not None and laid.provenance_path.endswith("provenance.json")
