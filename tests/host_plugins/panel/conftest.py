@@ -23,8 +23,10 @@ pytest.importorskip("pytestqt", reason="pytest-qt is not installed (the dev extr
 pytest.importorskip("av", reason="PyAV is not installed: the panel decodes frames with it")
 
 from tests.bridge.conftest import make_server, media_root, runtime_dir
+from tests.host_plugins.otio.test_timeline_jobs import scene_server
+from tests.host_plugins.resolve.conftest import resolve_env
 
-__all__ = ["make_server", "media_root", "runtime_dir"]
+__all__ = ["make_server", "media_root", "resolve_env", "runtime_dir", "scene_server"]
 
 STEP = 10  # the frame-number channel rises by this much per frame
 
