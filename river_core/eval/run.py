@@ -484,6 +484,8 @@ class _JobRunner:
             )
             for task, result in zip(todo, self.backend.run(requests), strict=False):
                 yield self._sample(task, result)
+        except RiverError:
+            raise  # ours (a UsageError is also a ValueError)
         except self.backend.errors as exc:
             raise RiverError(f"--bridge ({self.backend.address}): {exc}") from None
 
