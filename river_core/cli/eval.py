@@ -163,8 +163,10 @@ def _server_profile(backend: Any, asked: str | None) -> str:
     try:
         served = backend.profile()
     except backend.errors as exc:
+        backend.close()
         raise RiverError(f"--bridge ({backend.address}): {exc}") from None
     if asked and asked != served:
+        backend.close()
         raise UsageError(
             f"the server runs the {served} profile, not --profile {asked}: restart it with "
             f"`river serve --profile {asked}`, or drop --profile"

@@ -13,6 +13,8 @@
 ``--render instant`` renders the plans whose operations are all instant (blur, recolor, …) and records
 "needs --render full" for generative ones; ``full`` renders everything (Wan2.1-VACE for generative ones).
 Synthetic twin tasks have no media, so they are scored on reasoning only.
+
+``--bridge`` (:class:`_JobRunner`): the same samples from jobs on a running ``river serve`` (README).
 """
 
 from __future__ import annotations
