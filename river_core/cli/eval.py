@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from river_core.errors import UsageError
+
+BACKENDS_GROUP = "river_nle.eval_backends"  # the bridge registers ``bridge`` (bridge.eval_jobs:connect)
 
 
 def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -29,10 +32,13 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "or `compare` and two report folders",
     )
     p.add_argument(
-        "--llm", help="a --llm spec (tiny, transformers:DIR, openai:URL, …) or a baseline: oracle, nouns"
+        "--llm",
+        help="a --llm spec (tiny, transformers:DIR, openai:URL, …) or a baseline: oracle, nouns; with "
+        "--bridge: the server's reasoner (checked), a baseline, or omitted (the server's own)",
     )
     p.add_argument(
-        "--profile", default="tiny", help="pipeline profile for media tasks and rendering (tiny, paper)"
+        "--profile",
+        help="pipeline profile for media tasks and rendering (tiny, paper) [tiny; --bridge: the server's]",
     )
     p.add_argument(
         "--render", default="none", choices=("none", "instant", "full"), help="render the plans (media tasks)"
@@ -40,8 +46,8 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="report folder (rerun the same command to resume)")
     p.add_argument("--split", default="test", help="split of a synth folder (train, val, test) [test]")
     p.add_argument("--limit", type=int, help="only the first N tasks")
-    p.add_argument("--max-new-tokens", type=int, default=1024, help="model tokens per generation [1024]")
-    p.add_argument("--max-rounds", type=int, default=4, help="execute rounds per rollout [4]")
+    p.add_argument("--max-new-tokens", type=int, help="model tokens per generation [1024]")
+    p.add_argument("--max-rounds", type=int, help="execute rounds per rollout [4]")
     p.add_argument(
         "--prompt", choices=("full", "small", "tiny"), help="prompt style (default: the model's own)"
     )
@@ -51,6 +57,12 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the reasoner and the renderer [0]")
     p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models [1]")
+    p.add_argument(
+        "--bridge",
+        action="store_true",
+        help="run the tasks as jobs on the running `river serve` (its discovery file; start one with "
+        "`river serve --llm SPEC`): PLAN jobs, TWIN jobs for a baseline; media tasks, --render none",
+    )
     p.add_argument("--device", help="cpu, cuda, mps")
     p.add_argument("--dtype", help="float32, bfloat16, float16")
     p.add_argument("--json", action="store_true", help="print the metrics rows (or the comparison) as JSON")
@@ -64,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _table(args)
     if len(args.what) != 1:
         raise UsageError(f"give one DATASET, got {len(args.what)}: {' '.join(args.what)}")
-    if not args.llm:
+    if not args.llm and not args.bridge:
         raise UsageError("--llm is required: a model spec (tiny, transformers:DIR, …) or oracle / nouns")
     if args.out is None:
         raise UsageError("--out is required: the report folder (rerun with the same --out to resume)")
@@ -75,29 +87,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from river_core.eval.report import metrics_rows, write_report
     from river_core.eval.run import EvalSettings, evaluate, summary_of
 
-    if not is_baseline(args.llm):
+    llm = args.llm or "server"
+    if llm != "server" and not is_baseline(llm):
         from river_core.reasoning.llms import parse_llm_spec
 
-        parse_llm_spec(args.llm)  # a bad spec fails before any task runs
-    judge = args.judge or ("tiny" if args.profile == "tiny" else None)
+        parse_llm_spec(llm)  # a bad spec fails before any task runs
+    backend = None
+    profile = args.profile or "tiny"
+    if args.bridge:
+        given = [f for f in ("max_new_tokens", "max_rounds", "prompt") if getattr(args, f) is not None]
+        if given:
+            raise UsageError(
+                f"--{given[0].replace('_', '-')} does not apply with --bridge: the server's reasoner decodes "
+                "with its own settings (restart `river serve` to change them), or drop --bridge"
+            )
+        backend = bridge_backend()
+        profile = _server_profile(backend, args.profile)
+    judge = args.judge or ("tiny" if profile == "tiny" else None)
     settings = EvalSettings(
-        llm=args.llm,
-        profile=args.profile,
+        llm=llm,
+        profile=profile,
         render=args.render,
         limit=args.limit,
-        max_new_tokens=args.max_new_tokens,
-        max_rounds=args.max_rounds,
+        max_new_tokens=1024 if args.max_new_tokens is None else args.max_new_tokens,
+        max_rounds=4 if args.max_rounds is None else args.max_rounds,
         prompt=args.prompt,
         seed=args.seed,
         judge=judge if args.render != "none" else None,
         workers=args.workers,
+        bridge=args.bridge,
         device=args.device,
         dtype=args.dtype,
     )
-    dataset = load_dataset(args.what[0], split=args.split, profile=args.profile)
+    dataset = load_dataset(args.what[0], split=args.split, profile=profile)
     say = say_to(args)
-    with progress_bar(args) as progress:
-        samples = evaluate(dataset, args.out, settings, progress=progress, say=say)
+    try:
+        with progress_bar(args) as progress:
+            samples = evaluate(dataset, args.out, settings, progress=progress, say=say, backend=backend)
+    finally:
+        if backend is not None:
+            backend.close()
     notes = {"musiq": MUSIQ_NOTE} if args.render != "none" else {}
     if args.render != "none" and judge is None:
         notes["judge"] = "not run: pass --judge SPEC"
@@ -108,6 +137,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
     counts = summary_of(samples)
     say(f"{counts['tasks']} tasks, {counts['valid']} valid plans; wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def bridge_backend() -> Any:
+    """The jobs of the running server, through the ``bridge`` entry point of :data:`BACKENDS_GROUP`
+    (the engine never imports the bridge)."""
+    from river_core.errors import RiverError
+
+    found = [ep for ep in entry_points(group=BACKENDS_GROUP) if ep.name == "bridge"]
+    if not found:
+        raise UsageError(
+            "--bridge needs the bridge client installed (pip install 'river-nle[host]'; in a checkout, "
+            "`pip install -e .` registers it)"
+        )
+    connect = found[0].load()
+    try:
+        return connect()
+    except Exception as exc:  # noqa: BLE001 — the bridge's own error type is not the engine's to import
+        raise RiverError(f"--bridge: {exc}") from None
+
+
+def _server_profile(backend: Any, asked: str | None) -> str:
+    from river_core.errors import RiverError
+
+    try:
+        served = backend.profile()
+    except backend.errors as exc:
+        backend.close()
+        raise RiverError(f"--bridge ({backend.address}): {exc}") from None
+    if asked and asked != served:
+        backend.close()
+        raise UsageError(
+            f"the server runs the {served} profile, not --profile {asked}: restart it with "
+            f"`river serve --profile {asked}`, or drop --profile"
+        )
+    return served
 
 
 def _table(args: argparse.Namespace) -> int:

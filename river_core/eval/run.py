@@ -13,6 +13,8 @@
 ``--render instant`` renders the plans whose operations are all instant (blur, recolor, …) and records
 "needs --render full" for generative ones; ``full`` renders everything (Wan2.1-VACE for generative ones).
 Synthetic twin tasks have no media, so they are scored on reasoning only.
+
+``--bridge`` (:class:`_JobRunner`): the same samples from jobs on a running ``river serve`` (README).
 """
 
 from __future__ import annotations
@@ -49,7 +51,12 @@ _IDENTITY: Final = (
     "prompt",
     "seed",
     "judge",
+    "bridge",
 )
+# With --bridge the server's reasoner decodes with its own settings: these are not the run's.
+_NOT_WITH_BRIDGE: Final = ("max_new_tokens", "max_rounds", "prompt")
+# A job that failed for one of these reasons is the task's answer (no valid plan); any other stops the run.
+_PLAN_FAILURES: Final = ("plan", "invalid")
 
 
 @dataclass
@@ -66,6 +73,7 @@ class EvalSettings:
     seed: int = 0
     judge: str | None = None
     workers: int = 1
+    bridge: bool = False
     device: str | None = None
     dtype: str | None = None
     dataset: str = field(default="", metadata={"help": "filled in by evaluate()"})
@@ -81,9 +89,19 @@ class EvalSettings:
             raise UsageError(f"--workers must be at least 1, got {self.workers}", field="workers")
         if self.max_new_tokens < 1:
             raise UsageError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if self.bridge and self.workers > 1:
+            raise UsageError(
+                "--workers and --bridge exclude each other: with --bridge the server runs the jobs"
+            )
+        if self.bridge and self.render != "none":
+            raise UsageError(
+                f"--render {self.render} with --bridge is not implemented yet: run rendered evaluations in "
+                "process (drop --bridge)"
+            )
 
     def identity(self) -> dict[str, Any]:
-        return {k: asdict(self)[k] for k in _IDENTITY}
+        values = asdict(self)
+        return {k: None if self.bridge and k in _NOT_WITH_BRIDGE else values[k] for k in _IDENTITY}
 
 
 def read_samples(out: Path) -> list[dict[str, Any]]:
@@ -108,14 +126,28 @@ def evaluate(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     say: Callable[[str], None] | None = None,
+    backend: Any = None,
+    pipeline: Any = None,
 ) -> list[dict[str, Any]]:
-    """Run ``dataset`` into the report folder ``out`` (module docstring); the samples in task order."""
+    """Run ``dataset`` into the report folder ``out`` (module docstring); the samples in task order.
+
+    ``backend``: with ``settings.bridge``, the server's jobs (``bridge.eval_jobs.JobBackend``);
+    ``pipeline``: a pipeline to run in process instead of loading ``settings.profile``'s."""
     say = say or (lambda _line: None)
     # 1. Settings, report folder, finished samples.
     settings.dataset = str(Path(dataset.path).resolve())
     tasks = dataset.tasks[: settings.limit] if settings.limit else list(dataset.tasks)
     if not tasks:
         raise RiverError(f"{dataset.path}: no tasks to evaluate")
+    if settings.bridge:
+        if backend is None:
+            raise UsageError("--bridge needs a server's jobs (bridge.eval_jobs.connect())")
+        twins = [t.id for t in tasks if t.media is None and t.frames_dir is None]
+        if twins:
+            raise UsageError(
+                f"{dataset.path}: {len(twins)} of {len(tasks)} tasks are twin tasks (e.g. {twins[0]}) "
+                "with no media for a server job; run them in process (drop --bridge)"
+            )
     _check_run_file(out, settings)
     done = {s["id"]: s for s in read_samples(out) if s.get("id") in {t.id for t in tasks}}
     todo = [t for t in tasks if t.id not in done]
@@ -123,7 +155,7 @@ def evaluate(
         say(f"resuming: {len(done)} of {len(tasks)} tasks already in {out / SAMPLES}")
     # 2. Models, each loaded once (per worker process with --workers).
     with (out / SAMPLES).open("a", encoding="utf-8") as sink:
-        for k, sample in enumerate(_samples(todo, settings, out, say)):
+        for k, sample in enumerate(_samples(todo, settings, out, say, backend, pipeline)):
             check(cancel)
             # 3. One task, one line, on disk before the next is taken.
             done[sample["id"]] = sample
@@ -135,12 +167,21 @@ def evaluate(
 
 
 def _samples(
-    todo: list[EvalTask], settings: EvalSettings, out: Path, say: Callable[[str], None]
+    todo: list[EvalTask],
+    settings: EvalSettings,
+    out: Path,
+    say: Callable[[str], None],
+    backend: Any = None,
+    pipeline: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """The samples of ``todo``: in order in this process, or as they finish in ``settings.workers``
-    processes (spawned: each loads its own models; greedy decoding makes the samples the same)."""
-    if settings.workers <= 1 or len(todo) <= 1:
-        runner = _Runner(settings, out, say)
+    processes (spawned: each loads its own models; greedy decoding makes the samples the same), or in
+    order as the server's jobs end (``--bridge``)."""
+    if settings.bridge:
+        yield from _JobRunner(settings, out, backend, say).samples(todo)
+        return
+    if settings.workers <= 1 or len(todo) <= 1 or pipeline is not None:
+        runner = _Runner(settings, out, say, pipeline)
         try:
             for task in todo:
                 yield runner.run(task)
@@ -186,6 +227,7 @@ def _check_run_file(out: Path, settings: EvalSettings) -> None:
     mine = settings.identity()
     if path.is_file():
         theirs = json.loads(path.read_text(encoding="utf-8"))
+        theirs.setdefault("bridge", False)  # a run.json written before --bridge existed
         differ = [k for k in _IDENTITY if theirs.get(k) != mine.get(k)]
         if differ:
             shown = ", ".join(f"{k} {theirs.get(k)!r} → {mine.get(k)!r}" for k in differ)
@@ -230,10 +272,13 @@ class _Recorder:
 
 
 class _Runner:
-    def __init__(self, settings: EvalSettings, out: Path, say: Callable[[str], None]) -> None:
+    def __init__(
+        self, settings: EvalSettings, out: Path, say: Callable[[str], None], pipeline: Any = None
+    ) -> None:
         self.settings, self.out, self.say = settings, out, say
         self._llm: Any = None
-        self._pipe: Any = None
+        self._pipe: Any = pipeline
+        self._own_pipe = pipeline is None
         self._editing: Any = None
         self._twins: dict[Path, TwinDocument] = {}
 
@@ -275,7 +320,7 @@ class _Runner:
         return self._twins[path]
 
     def close(self) -> None:
-        if self._pipe is not None:
+        if self._pipe is not None and self._own_pipe:
             self._pipe.close()
 
     # -- one task -----------------------------------------------------------------------------------
@@ -291,33 +336,7 @@ class _Runner:
         started = time.monotonic()
         plan, error, rounds, tokens = self._plan(task, twin)
         seconds = time.monotonic() - started
-        sample: dict[str, Any] = {
-            "id": task.id,
-            "level": task.level,
-            "category": task.category,
-            "query": task.query,
-            "valid": plan is not None,
-            "error": error,
-            "targets": _plan_targets_text(plan),
-            "gold": None
-            if task.gold_ids is None
-            else {str(i): _ranges(task.gold_frames[i]) for i in task.gold_ids},  # type: ignore[index]
-            "operations": []
-            if plan is None
-            else [{"kind": op.kind, "targets": [t.id for t in op.targets]} for op in plan.operations],
-            "scores": score_plan(plan, task, twin),
-            "rounds": rounds,
-            "tokens": tokens,
-            "seconds": round(seconds, 3),
-            "render": None,
-            "paths": {},
-        }
-        if plan is not None:
-            plan_path = self.out / "plans" / f"{task.id}.json"
-            from river_core.reasoning.plan import save_plan
-
-            save_plan(plan, plan_path)
-            sample["paths"]["plan"] = str(plan_path.relative_to(self.out))
+        sample = _sample(task, twin, plan, error, rounds, tokens, seconds, self.out)
         if self.settings.render != "none":
             sample["render"] = self._render(task, job, plan)
             sample["paths"].update(sample["render"].pop("paths", {}))
@@ -401,6 +420,142 @@ class _Runner:
         return {"rendered": True, "render_seconds": round(render_s, 3), "metrics": metrics, "paths": paths}
 
 
+def _sample(
+    task: EvalTask,
+    twin: TwinDocument | None,
+    plan: EditPlan | None,
+    error: str | None,
+    rounds: int,
+    tokens: int,
+    seconds: float,
+    out: Path,
+) -> dict[str, Any]:
+    """One line of ``samples.jsonl`` (without the render), the plan saved under ``out/plans``; ``twin``
+    is None only without a plan (a job that failed)."""
+    sample: dict[str, Any] = {
+        "id": task.id,
+        "level": task.level,
+        "category": task.category,
+        "query": task.query,
+        "valid": plan is not None,
+        "error": error,
+        "targets": _plan_targets_text(plan),
+        "gold": None
+        if task.gold_ids is None
+        else {str(i): _ranges(task.gold_frames[i]) for i in task.gold_ids},  # type: ignore[index]
+        "operations": []
+        if plan is None
+        else [{"kind": op.kind, "targets": [t.id for t in op.targets]} for op in plan.operations],
+        "scores": score_plan(plan, task, twin),
+        "rounds": rounds,
+        "tokens": tokens,
+        "seconds": round(seconds, 3),
+        "render": None,
+        "paths": {},
+    }
+    if plan is not None:
+        from river_core.reasoning.plan import save_plan
+
+        plan_path = out / "plans" / f"{task.id}.json"
+        save_plan(plan, plan_path)
+        sample["paths"]["plan"] = str(plan_path.relative_to(out))
+    return sample
+
+
+class _JobRunner:
+    """``--bridge``: each task a job on the server (PLAN; TWIN for a baseline, which plans here), the
+    outcomes scored here as in process. The server's reasoner is the one it was started with."""
+
+    def __init__(self, settings: EvalSettings, out: Path, backend: Any, say: Callable[[str], None]) -> None:
+        self.settings, self.out, self.backend, self.say = settings, out, backend, say
+
+    def samples(self, todo: list[EvalTask]) -> Iterator[dict[str, Any]]:
+        baseline = is_baseline(self.settings.llm)
+        try:
+            requests = [
+                {
+                    "kind": "twin" if baseline else "plan",
+                    "media": str(task.media or image_sequence_clip(task, self.out / "media")),
+                    "range": task.range,
+                    "query": task.query,
+                }
+                for task in todo
+            ]
+            self.say(
+                f"{len(requests)} {requests[0]['kind'] if requests else ''} jobs on {self.backend.address}"
+            )
+            for task, result in zip(todo, self.backend.run(requests), strict=False):
+                yield self._sample(task, result)
+        except RiverError:
+            raise  # ours (a UsageError is also a ValueError)
+        except self.backend.errors as exc:
+            raise RiverError(f"--bridge ({self.backend.address}): {exc}") from None
+
+    def _sample(self, task: EvalTask, result: dict[str, Any]) -> dict[str, Any]:
+        if not result["ok"]:
+            if result["error_kind"] not in _PLAN_FAILURES:
+                raise RiverError(
+                    f"task {task.id}: job {result['id']} {result['state']} ({result['error_kind']}): "
+                    f"{result['error']}; rerun the same command to resume"
+                )
+            return _sample(task, None, None, result["error"], 0, 0, result["seconds"], self.out)
+        twin = load_twin(result["twin"])
+        if is_baseline(self.settings.llm):
+            started = time.monotonic()
+            try:
+                plan, error = baseline_plan(self.settings.llm, task.task, twin, task.query), None
+            except PlanError as exc:
+                plan, error = None, str(exc)
+            return _sample(task, twin, plan, error, 0, 0, time.monotonic() - started, self.out)
+        from river_core.reasoning.plan import load_plan
+
+        plan = load_plan(result["plan"], twin)
+        check_server_llm(self.settings.llm, plan.provenance.get("llm"))
+        rounds, tokens = len(plan.trace.executions), _rollout_tokens(plan.trace.rollout)
+        return _sample(task, twin, plan, None, rounds, tokens, result["seconds"], self.out)
+
+
+def _rollout_tokens(rollout: str) -> int:
+    """The model's tokens in a rollout the server wrote, estimated (its sessions are not visible): the
+    text less the ``<results>`` the sandbox injected."""
+    import re
+
+    from river_core.reasoning.view import estimate_tokens
+
+    return estimate_tokens(re.sub(r"<results>.*?</results>", "", rollout, flags=re.DOTALL))
+
+
+def check_server_llm(spec: str, info: Any) -> None:
+    """Refuse a server whose reasoner (``info``: a plan's ``provenance["llm"]``) is not ``--llm spec``
+    (``server``: whatever it runs)."""
+    if spec == "server" or not isinstance(info, dict):
+        return
+    from river_core.reasoning.llm import PAPER_MODEL_ID, split_model_fragment
+    from river_core.reasoning.llm_transformers import TINY_MODEL_ID
+    from river_core.reasoning.llms import parse_llm_spec
+
+    kind, arg = parse_llm_spec(spec)
+    theirs_kind, model = str(info.get("kind")), str(info.get("model"))
+
+    def same_path(a: str, b: str) -> bool:
+        return a == b or Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+    if kind == "tiny":
+        ok = theirs_kind == "transformers" and model == TINY_MODEL_ID
+    elif kind in ("paper", "transformers"):
+        ok = theirs_kind == "transformers" and same_path(model, arg or PAPER_MODEL_ID)
+    elif kind == "replay":
+        ok = theirs_kind == "replay" and same_path(model, arg or "")
+    else:  # openai: the served model, when the spec names one
+        name = split_model_fragment(arg or "")[1]
+        ok = theirs_kind == "openai" and (not name or name == model)
+    if not ok:
+        raise UsageError(
+            f"the server's reasoner is {theirs_kind}:{model}, not --llm {spec}: restart the server with "
+            f"`river serve --llm {spec}`, or drop --llm to evaluate the server's own"
+        )
+
+
 def _stride(job: Any) -> int:
     n = len(job.state.render_frames)
     return max(1, n // 8)  # about 8 frames measured per clip
@@ -419,8 +574,9 @@ def _keep(
         yield frame, output
 
 
-def score_plan(plan: EditPlan | None, task: EvalTask, twin: TwinDocument) -> dict[str, float | None]:
-    """The reasoning metrics of ``plan`` (None: no valid plan, 0 on all) against ``task``'s gold."""
+def score_plan(plan: EditPlan | None, task: EvalTask, twin: TwinDocument | None) -> dict[str, float | None]:
+    """The reasoning metrics of ``plan`` (None: no valid plan, 0 on all; the twin is then not read)
+    against ``task``'s gold."""
     has_ids = task.gold_ids is not None
     if plan is None:
         zero = 0.0
@@ -432,6 +588,7 @@ def score_plan(plan: EditPlan | None, task: EvalTask, twin: TwinDocument) -> dic
             "jf": zero,
             "tiou": zero,
         }
+    assert twin is not None, "a plan is scored on its twin"
     predicted = plan_frames(plan)
     acc = f1 = None
     if has_ids:
