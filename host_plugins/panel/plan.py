@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from bridge.v1 import bridge_pb2
 
-__all__ = ["OverlayView", "PlanReview", "color_of", "draft_plan", "edited_plan", "spans_text"]
+__all__ = ["OverlayView", "PlanReview", "color_of", "draft_plan", "edited_plan", "load_overlay", "spans_text"]
 
 GENERATED = ("appearance", "replace", "remove", "add", "move")  # rendered by the video model
 ALPHA = 0.5
@@ -102,6 +102,33 @@ def draft_plan(plan: dict[str, Any], color: str = "#ff3b30") -> dict[str, Any]:
     return out
 
 
+Overlay = tuple["QImage | None", dict[int, QImage], list[int]]
+
+
+def load_overlay(preview: bridge_pb2.PlanPreview) -> Overlay:
+    """The strip of frames, each object's mask tinted in its color, and the frame numbers — PNG decoding
+    and tinting, safe on any thread (QImage), so the panel does it off the UI thread."""
+    strip: QImage | None = None
+    masks: dict[int, QImage] = {}
+    if preview.overlay_frames and Path(preview.overlay_frames).is_file():
+        image = QImage(preview.overlay_frames)
+        strip = None if image.isNull() else image
+    if preview.overlay_masks and Path(preview.overlay_masks).is_dir():
+        for png in Path(preview.overlay_masks).glob("*.png"):
+            if png.stem.isdigit():
+                mask = QImage(str(png))
+                if not mask.isNull():
+                    masks[int(png.stem)] = _tint(mask, color_of(int(png.stem)))
+    return strip, masks, list(preview.overlay_frame_numbers)
+
+
+def _tint(mask: QImage, color: QColor) -> QImage:
+    tinted = QImage(mask.size(), QImage.Format.Format_ARGB32_Premultiplied)
+    tinted.fill(color)
+    tinted.setAlphaChannel(mask.convertToFormat(QImage.Format.Format_Grayscale8))
+    return tinted
+
+
 class OverlayView(QWidget):
     """The strip of frames the server picked, the checked objects' masks tinted over it, each frame
     captioned with its number. Draws only what it has (no decoding on the UI thread)."""
@@ -117,26 +144,11 @@ class OverlayView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAccessibleName("target overlay")
 
-    def load(self, preview: bridge_pb2.PlanPreview) -> None:
-        """Read the strip and the masks (small PNGs; called when a plan arrives)."""
-        self.strip, self.masks, self.numbers = None, {}, list(preview.overlay_frame_numbers)
-        if preview.overlay_frames and Path(preview.overlay_frames).is_file():
-            strip = QImage(preview.overlay_frames)
-            self.strip = None if strip.isNull() else strip
-        if preview.overlay_masks and Path(preview.overlay_masks).is_dir():
-            for png in Path(preview.overlay_masks).glob("*.png"):
-                if png.stem.isdigit():
-                    mask = QImage(str(png))
-                    if not mask.isNull():
-                        self.masks[int(png.stem)] = self._tint(mask, color_of(int(png.stem)))
+    def load(self, preview: bridge_pb2.PlanPreview, loaded: Overlay | None = None) -> None:
+        """Show the plan's strip and masks: ``loaded`` (read off the UI thread by :func:`load_overlay`),
+        else read them now."""
+        self.strip, self.masks, self.numbers = loaded or load_overlay(preview)
         self.update()
-
-    @staticmethod
-    def _tint(mask: QImage, color: QColor) -> QImage:
-        tinted = QImage(mask.size(), QImage.Format.Format_ARGB32_Premultiplied)
-        tinted.fill(color)
-        tinted.setAlphaChannel(mask.convertToFormat(QImage.Format.Format_Grayscale8))
-        return tinted
 
     def show_objects(self, ids: Iterable[int]) -> None:
         self.shown = set(ids)
@@ -273,8 +285,8 @@ class PlanReview(QWidget):
 
     # -- showing a plan ----------------------------------------------------------------------------
 
-    def show_job(self, job: bridge_pb2.Job, caption: Any = None) -> None:
-        """Show the plan of ``job`` (awaiting confirmation)."""
+    def show_job(self, job: bridge_pb2.Job, caption: Any = None, overlay: Overlay | None = None) -> None:
+        """Show the plan of ``job`` (awaiting confirmation); ``overlay`` from :func:`load_overlay`."""
         self.job = job
         preview = job.plan
         self.plan = json.loads(preview.plan_json) if preview.plan_json else {}
@@ -288,7 +300,7 @@ class PlanReview(QWidget):
         self.reasoning.setPlainText(thinking or "(the reasoner wrote no reasoning)")
         if caption is not None:
             self.overlay.caption = caption
-        self.overlay.load(preview)
+        self.overlay.load(preview, overlay)
         self.targets.blockSignals(True)
         self.targets.clear()
         for t in preview.targets:

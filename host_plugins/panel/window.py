@@ -45,7 +45,7 @@ from bridge.client import TERMINAL_STATES, state_name
 from bridge.v1 import bridge_pb2
 from host_plugins.panel.ask import AskBar
 from host_plugins.panel.history import QueryHistory
-from host_plugins.panel.plan import PlanReview, draft_plan
+from host_plugins.panel.plan import PlanReview, draft_plan, load_overlay
 from host_plugins.panel.send import default_timeline_out, send_result
 from host_plugins.panel.source import Source, SourceClip, SourceError
 from host_plugins.panel.worker import Bridge, Connection, JobWatch, error_text
@@ -451,10 +451,19 @@ class PanelWindow(QMainWindow):
     def _show_plan(self, job: bridge_pb2.Job) -> None:
         if self.edit is None or self.edit.jobs.get("plan") != job.id:
             return
-        clip = self.edit.clip
-        self.review.show_job(job, caption=lambda frame: f"{frame}  {clip.timecode(frame)}")
-        self.tabs.setCurrentWidget(self.review)
-        self.ask.setBusy(False)
+        clip, edit = self.edit.clip, self.edit
+
+        def show(overlay: Any) -> None:
+            if self.edit is not edit:
+                return
+            self.review.show_job(
+                job, caption=lambda frame: f"{frame}  {clip.timecode(frame)}", overlay=overlay
+            )
+            self.tabs.setCurrentWidget(self.review)
+            self.ask.setBusy(False)
+
+        # the overlay's PNGs are decoded and tinted off the UI thread
+        self.bridge.run(lambda: load_overlay(job.plan), show, lambda exc: self.show_error(error_text(exc)))
 
     # -- confirm: draft → preview → final ----------------------------------------------------------
 

@@ -250,6 +250,19 @@ def test_the_stall_probe_sees_a_blocked_ui_thread(qtbot) -> None:
     qtbot.wait(250)
     assert probe.stop() >= 100.0
     assert probe.ticks > 5
+    assert probe.max_stall_cpu_ms < 60.0  # asleep, not working: the UI thread used (almost) no CPU
+
+
+def test_the_stall_probe_tells_our_work_from_waiting(qtbot) -> None:
+    def busy() -> None:
+        end = time.thread_time() + 0.12
+        while time.thread_time() < end:
+            pass
+
+    probe = StallProbe(interval_ms=5).start()
+    QTimer.singleShot(30, busy)  # the UI thread works for 120 ms of its own CPU time
+    qtbot.wait(400)
+    assert probe.stop() >= 100.0 and probe.max_stall_cpu_ms >= 100.0
 
 
 def test_the_stall_probe_is_quiet_when_nothing_blocks(qtbot) -> None:
