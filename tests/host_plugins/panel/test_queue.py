@@ -13,7 +13,7 @@ from PySide6.QtCore import QPersistentModelIndex, Qt, QUrl
 
 from bridge.client import BridgeError, RiverClient, state_name
 from bridge.v1 import bridge_pb2
-from host_plugins.panel.queue import (
+from host_plugins.panel.jobs_model import (
     ELAPSED_COL,
     JOB_ROLE,
     PROGRESS_COL,
@@ -22,11 +22,11 @@ from host_plugins.panel.queue import (
     REMAINING_COL,
     STATE_COL,
     WHAT_COL,
-    JobQueue,
     JobTableModel,
     describe_job,
     format_duration,
 )
+from host_plugins.panel.queue import JobQueue
 from host_plugins.panel.worker import Bridge
 from tests.host_plugins.panel.test_worker import Lab, bridge, lab, wait_for
 
