@@ -198,9 +198,9 @@ def render_overlay_assets(
         Image.fromarray(strip).save(tmp, format="PNG")
     for object_id, per_frame in masks.items():
         alpha = np.zeros(strip.shape[:2], dtype=np.uint8)
-        for slot, mask in enumerate(per_frame):
-            if mask is not None:
-                alpha[:, slot * width : (slot + 1) * width][mask] = 255
+        for slot, shown in enumerate(per_frame):
+            if shown is not None:
+                alpha[:, slot * width : (slot + 1) * width][shown] = 255
         with atomic_path(masks_dir / f"{object_id}.png", sources=[media], overwrite=True) as tmp:
             Image.fromarray(alpha).save(tmp, format="PNG")
     return frames_png, picks, masks_dir
