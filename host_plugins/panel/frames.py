@@ -18,6 +18,7 @@ PyAV is optional on the host side, so it is imported inside the functions that n
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -322,6 +323,22 @@ def _why(exc: BaseException) -> str:
     return " ".join((getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).split())
 
 
+BACKGROUND_NICE = 10  # how much lower than the UI thread the decoding runs (Linux)
+
+
+def background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux: per thread, and FFmpeg's decoder threads started
+    from it inherit it), so decoding never takes a core from the UI thread. Elsewhere, and where the
+    OS refuses, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return  # macOS and Windows would lower the whole process
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE)
+    except OSError:
+        pass
+
+
 class FrameLoader(QObject):
     """Decodes one file's pictures on a background thread; the latest request wins.
 
@@ -390,6 +407,7 @@ class FrameLoader(QObject):
             self._thread.join()
 
     def _run(self) -> None:
+        background_priority()
         try:
             media = MediaFrames(self.path, max_width=self._max_width)
         except (MediaFramesError, ValueError) as exc:

@@ -3,8 +3,10 @@ every access order and container; FrameLoader decodes off the UI thread, latest 
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -246,7 +248,13 @@ def test_loader_decodes_off_the_ui_thread(qtbot, color_clip, monkeypatch) -> Non
         threads.add(threading.current_thread())
         return real(self, index)
 
-    monkeypatch.setattr(MediaFrames, "image", spy)
+    priorities = []
+
+    def spy_priority(self: MediaFrames, index: int) -> QImage:
+        priorities.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return spy(self, index)
+
+    monkeypatch.setattr(MediaFrames, "image", spy_priority)
     loader = FrameLoader(color_clip("loader.mp4", frames=12))
     try:
         with qtbot.waitSignal(loader.frame_ready, timeout=5000) as ready:
@@ -255,6 +263,9 @@ def test_loader_decodes_off_the_ui_thread(qtbot, color_clip, monkeypatch) -> Non
         assert index == 7 and frame_number(image) == 7
         assert loader.info is not None and loader.info.frames == 12
         assert threads and threading.main_thread() not in threads
+        if sys.platform.startswith("linux"):  # decoding never takes a core from the UI thread
+            ui = os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)
+            assert priorities and min(priorities) >= min(ui + 10, 19), (priorities, ui)
     finally:
         loader.close()
     assert not loader._thread.is_alive()
