@@ -9,6 +9,15 @@ from typing import Any
 from river_core.reasoning.worker_pool import waiting_pids
 
 
+def _stdlib_daemon(process: Any) -> bool:
+    """multiprocessing's resource tracker: one per process that ever used a spawn context (an earlier
+    test's ``river eval --workers`` starts it), living as long as that process by design; not a sandbox's."""
+    try:
+        return "multiprocessing.resource_tracker" in " ".join(process.cmdline())
+    except Exception:  # gone meanwhile, or not ours to read
+        return False
+
+
 def stray_children() -> list[Any]:
     """This process's descendants that are not (inside) a worker waiting in a sandbox's pool.
 
@@ -24,7 +33,9 @@ def stray_children() -> list[Any]:
             waiting.add(pid)
             with contextlib.suppress(psutil.NoSuchProcess):
                 waiting.update(p.pid for p in psutil.Process(pid).children(recursive=True))
-        strays = [p for p in psutil.Process().children(recursive=True) if p.pid not in waiting]
+        strays = [
+            p for p in psutil.Process().children(recursive=True) if p.pid not in waiting and not _stdlib_daemon(p)
+        ]
         if not strays:
             return []
         time.sleep(0.05)
