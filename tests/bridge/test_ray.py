@@ -19,14 +19,14 @@ import pytest
 from bridge.client import RiverClient, state_name
 from bridge.server.app import BridgeServer
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'river-nle[ray]'")
-
 pytestmark = pytest.mark.ray
+NO_RAY = "the ray extra is not installed: pip install 'river-nle[ray]'"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     """One local Ray cluster for the module (local mode is gone in Ray 2.60; a start costs ~5 s)."""
+    ray = pytest.importorskip("ray", reason=NO_RAY)
     if ray.is_initialized():  # RIVER_TEST_RUNNER=ray: the session's cluster
         yield
         return
@@ -36,7 +36,7 @@ def cluster() -> Iterator[None]:
 
 
 @pytest.fixture
-def ray_server(make_server: Callable[..., BridgeServer]) -> Callable[..., BridgeServer]:
+def ray_server(make_server: Callable[..., BridgeServer], cluster: None) -> Callable[..., BridgeServer]:
     def make(**overrides: object) -> BridgeServer:
         return make_server(runner="ray", ray_cpus=2, **overrides)
 
@@ -113,6 +113,8 @@ def test_a_killed_actor_fails_its_job_and_a_new_actor_takes_the_next(
         first_progress(client, job.id)
         slot = running_slot(server, job.id)
         generation = slot.generation  # type: ignore[attr-defined]
+        import ray
+
         ray.kill(slot.actor)  # type: ignore[attr-defined]
         final = client.wait(job.id, timeout=60)
         assert state_name(final.state) == "FAILED"
@@ -151,7 +153,7 @@ def test_jobs_queued_when_the_server_stops_run_after_a_restart(
 
 
 def test_the_server_refuses_to_start_when_an_actor_cannot_see_a_root(
-    make_server: Callable[..., BridgeServer], media_root: Path, tmp_path: Path
+    make_server: Callable[..., BridgeServer], media_root: Path, tmp_path: Path, cluster: None
 ) -> None:
     # The actors run on this machine, so a root no node has stands in for one a worker node lacks.
     missing = tmp_path / "not-mounted"
@@ -159,3 +161,19 @@ def test_the_server_refuses_to_start_when_an_actor_cannot_see_a_root(
         make_server(runner="ray", ray_cpus=2, media_roots=[media_root, missing])
     assert "\n" not in str(caught.value)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".river-probe-")]
+
+
+def test_runner_ray_without_ray_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from bridge.server.cli import add_serve
+    from river_core.cli import build_parser
+    from river_core.errors import RiverError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    args = build_parser((add_serve,)).parse_args(["serve", "--runner", "ray", "--ray-cpus", "2"])
+    with pytest.raises(RiverError, match=r"^install the ray extra: pip install 'river-nle\[ray\]'$"):
+        args.handler(args)
