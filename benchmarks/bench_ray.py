@@ -60,7 +60,10 @@ def main() -> int:
         ]
         for name, options, threads in settings:
             torch.set_num_threads(threads)  # the local worker's threads; Ray actors set 1 each themselves
+            load = os.getloadavg()[0]
             report[name] = run_setting(tmp / name, clip, options, args, warm=args.actors)
+            # The machine may be shared: the 1-minute load average before and after says how much.
+            report[name]["load_avg_1min"] = [round(load, 2), round(os.getloadavg()[0], 2)]  # type: ignore[index]
         torch.set_num_threads(default_threads)
     finally:
         ray.shutdown()
