@@ -142,7 +142,11 @@ class BridgeServer:
                 + (f" (removed {len(removed)} temporaries)" if removed else "")
             )
         runner = self.runner = self._runner(store)
-        runner.start()  # Ray: actors up and storage checked before anything is served
+        try:
+            runner.start()  # Ray: actors up and storage checked before anything is served
+        except BaseException:
+            self.stop(grace=0)  # the locks and the store go too: a refused start leaves nothing held
+            raise
         service = BridgeService(store, runner, config, self.readiness, __version__, os.getpid())
         self._executor = futures.ThreadPoolExecutor(
             max_workers=config.workers, thread_name_prefix="river-rpc"

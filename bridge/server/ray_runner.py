@@ -252,30 +252,12 @@ class RayRunner:
             self._owns_ray = True
         count, resources = self._actor_count()
         self._actor_class = ray.remote(**resources, max_concurrency=2, max_restarts=0)(PipelineActor)
-        probe = PROBE_PREFIX + secrets.token_hex(8)
-        probes = self._write_probes(probe)
+        self.slots = [Slot(i) for i in range(count)]
         try:
-            self.slots = [Slot(i) for i in range(count)]
-            # Create them all first so they build their pipelines in parallel.
-            actors = [self._new_actor() for _ in self.slots]
-            problems = []
-            for slot, actor in zip(self.slots, actors, strict=True):
-                slot.actor = actor
-                try:
-                    slot.info = ray.get(actor.describe.remote())
-                except RayActorError as exc:
-                    why = _line(exc)
-                    raise OSError(f"Ray actor {slot.index} could not load its pipeline: {why}") from None
-                for problem in ray.get(actor.check_storage.remote(*self._roots(), probe)):
-                    problems.append(f"node {slot.info['host']} ({slot.info['ip']}) {problem}")
-        finally:
-            for path in probes:
-                path.unlink(missing_ok=True)
-        if problems:
-            raise StorageNotShared(
-                "media and outputs must be on storage every Ray node sees at the same paths: "
-                + "; ".join(problems)
-            )
+            self._start_actors()
+        except BaseException:
+            self._release()  # a refused start leaves no actor holding a GPU or CPU
+            raise
         kind = "GPU" if "num_gpus" in resources else "CPU"
         self.say(f"  ray: {count} {kind} actor(s) on {len(ray.nodes())} node(s), one pipeline each")
         for slot in self.slots:
@@ -283,6 +265,31 @@ class RayRunner:
             thread.daemon = True
             thread.start()
             self._threads.append(thread)
+
+    def _start_actors(self) -> None:
+        for slot in self.slots:  # all created first: they build their pipelines in parallel
+            slot.actor = self._new_actor()
+        for slot in self.slots:
+            try:
+                slot.info = ray.get(slot.actor.describe.remote())
+            except RayActorError as exc:
+                why = _line(exc)
+                raise OSError(f"Ray actor {slot.index} could not load its pipeline: {why}") from None
+        if problems := self._storage_problems(self.slots):
+            raise StorageNotShared(
+                "media and outputs must be on storage every Ray node sees at the same paths: "
+                + "; ".join(problems)
+            )
+
+    def _release(self) -> None:
+        for slot in self.slots:
+            if slot.actor is not None:
+                with contextlib.suppress(RayActorError, ValueError):
+                    ray.kill(slot.actor)  # frees its GPU/CPU for the next server
+                slot.actor = None
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
 
     def submit(self, job_id: str) -> None:
         self._queue.put(job_id)
@@ -304,11 +311,7 @@ class RayRunner:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        for slot in self.slots:
-            if slot.actor is not None:
-                ray.kill(slot.actor)  # frees its GPU/CPU for the next server
-        if self._owns_ray:
-            ray.shutdown()
+        self._release()
 
     @property
     def current(self) -> list[str]:
@@ -336,23 +339,36 @@ class RayRunner:
         config = self.config
         return [str(r) for r in config.media_roots], str(config.outputs), str(config.jobs_dir)
 
-    def _write_probes(self, probe: str) -> list[Path]:
+    def _storage_problems(self, slots: list[Slot]) -> list[str]:
+        """What the slots' nodes cannot see: each reads back a probe file the server writes into the
+        output root and the jobs folder, and checks the media roots."""
+        probe = PROBE_PREFIX + secrets.token_hex(8)
         written = []
-        for folder in (self.config.outputs, self.config.jobs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / probe
-            path.write_text(probe, encoding="utf-8")
-            written.append(path)
-        return written
+        try:
+            for folder in (self.config.outputs, self.config.jobs_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / probe).write_text(probe, encoding="utf-8")
+                written.append(folder / probe)
+            checks = [slot.actor.check_storage.remote(*self._roots(), probe) for slot in slots]
+            problems = []
+            for slot, found in zip(slots, ray.get(checks), strict=True):
+                problems += [f"node {slot.info['host']} ({slot.info['ip']}) {p}" for p in found]
+            return problems
+        finally:
+            for path in written:
+                path.unlink(missing_ok=True)
 
     def _replace(self, slot: Slot) -> None:
-        """A new actor in the slot of one that died (its storage checked like the first ones')."""
+        """A new actor in the slot of one that died (its storage checked like the first ones': a
+        problem is logged, and the jobs it runs fail with what the engine finds)."""
         with contextlib.suppress(RayActorError, ValueError):
             ray.kill(slot.actor)
         slot.generation += 1
         slot.actor = self._new_actor()
         slot.info = ray.get(slot.actor.describe.remote())
         self.say(f"replaced a dead actor with {slot.name}")
+        for problem in self._storage_problems([slot]):
+            self.say(f"warning: {problem}")
 
     # -- one server thread per actor -------------------------------------------------------------
 

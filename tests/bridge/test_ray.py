@@ -161,6 +161,13 @@ def test_the_server_refuses_to_start_when_an_actor_cannot_see_a_root(
         make_server(runner="ray", ray_cpus=2, media_roots=[media_root, missing])
     assert "\n" not in str(caught.value)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".river-probe-")]
+    assert make_server(runner="local").runner is not None, "the refused server let go of its locks"
+    import ray
+
+    deadline = time.monotonic() + 20  # Ray frees a killed actor's CPU shortly after
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2, "and of its actors"
 
 
 def test_runner_ray_without_ray_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
