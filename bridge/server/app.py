@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bridge import discovery
 from bridge.server.config import ServerConfig
-from bridge.server.runner import LocalRunner, remove_staging
+from bridge.server.runner import LocalRunner, Runner, remove_staging
 from bridge.server.service import SERVICE_NAME, BridgeService, Readiness
 from bridge.server.store import JobStore
 from bridge.v1 import bridge_pb2, bridge_pb2_grpc
@@ -97,9 +97,18 @@ class BridgeServer:
         self.config = config
         self.say = say or (lambda line: log.info("%s", line))
         self.readiness = Readiness()
+        self.llm = llm
+        if config.runner == "ray" and pipeline is not None:
+            raise ValueError("a pipeline built in this process cannot go to Ray actors: each builds its own")
         # One pipeline for every job: each model is loaded once (at start, or when a job first needs it).
-        self.pipeline = pipeline or RiverPipeline.from_pretrained(
-            config.profile, device=config.device, dtype=config.dtype, llm=llm, say=self.say
+        # With Ray each actor holds its own, so the server process loads none.
+        self.pipeline = (
+            None
+            if config.runner == "ray"
+            else pipeline
+            or RiverPipeline.from_pretrained(
+                config.profile, device=config.device, dtype=config.dtype, llm=llm, say=self.say
+            )
         )
         self.discovery_file = config.discovery or discovery.discovery_path()
         self.address = ""
@@ -110,7 +119,7 @@ class BridgeServer:
         self._executor: futures.ThreadPoolExecutor | None = None
         self._health = health.HealthServicer(experimental_non_blocking=True)
         self.store: JobStore | None = None
-        self.runner: LocalRunner | None = None
+        self.runner: Runner | None = None
         self._stopped = threading.Event()
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -132,7 +141,12 @@ class BridgeServer:
                 f"job {record.id} was running when the server stopped: FAILED"
                 + (f" (removed {len(removed)} temporaries)" if removed else "")
             )
-        runner = self.runner = LocalRunner(store, config, self.pipeline)
+        runner = self.runner = self._runner(store)
+        try:
+            runner.start()  # Ray: actors up and storage checked before anything is served
+        except BaseException:
+            self.stop(grace=0)  # the locks and the store go too: a refused start leaves nothing held
+            raise
         service = BridgeService(store, runner, config, self.readiness, __version__, os.getpid())
         self._executor = futures.ThreadPoolExecutor(
             max_workers=config.workers, thread_name_prefix="river-rpc"
@@ -156,7 +170,6 @@ class BridgeServer:
         self.address = self._bind(server)
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         server.start()
-        runner.start()
         for record in queued:
             runner.submit(record.id)
         if queued:
@@ -174,7 +187,7 @@ class BridgeServer:
         self.say(f"  discovery: {self.discovery_file}   state: {config.state_dir}")
         roots = ", ".join(str(r) for r in config.media_roots)
         self.say(f"  media roots: {roots}   outputs: {config.outputs}")
-        if config.preload:
+        if config.preload and self.pipeline is not None:  # Ray actors preloaded as they started
             threading.Thread(target=self._preload, name="river-preload", daemon=True).start()
         else:
             self._set_health(health_pb2.HealthCheckResponse.SERVING)
@@ -206,6 +219,19 @@ class BridgeServer:
         self._stopped.set()
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _runner(self, store: JobStore) -> Runner:
+        if self.pipeline is not None:
+            return LocalRunner(store, self.config, self.pipeline)
+        try:
+            from bridge.server.ray_runner import RayRunner, pipeline_factory
+        except ImportError:
+            raise OSError("install the ray extra: pip install 'river-nle[ray]'") from None
+        config = self.config
+        factory = pipeline_factory(config, self.llm)
+        return RayRunner(
+            store, config, factory, address=config.ray_address, cpus=config.ray_cpus, say=self.say
+        )
 
     def _preload(self) -> None:
         self.readiness.loading = "editor and reasoner"

@@ -17,6 +17,7 @@ from typing import Any
 EPILOG = """examples:
   river serve --media-root ~/Footage --media-root /Volumes/Media   (Unix socket; token in the discovery file)
   river serve --port 0 --profile tiny --no-preload                   (loopback TCP, any free port)
+  river serve --runner ray --ray-address auto --media-root /mnt/studio   (Ray: one actor per GPU)
   river jobs submit ~/Footage/clip.mov --range 0:17 --targets 3 --op blur --json
 
 Jobs are kept in STATE_DIR/jobs.sqlite3 and survive restarts: a job that was running when the server
@@ -62,6 +63,14 @@ def add_serve(groups: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-preload", action="store_true", help="load models on the first job, not at start")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument(
+        "--runner",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one worker, one pipeline (default); ray: Ray actors, one pipeline per GPU (ray extra)",
+    )
+    p.add_argument("--ray-address", help="join this Ray cluster (auto, ray://HEAD:10001); default: local")
+    p.add_argument("--ray-cpus", type=int, metavar="N", help="N CPU actors instead of one actor per GPU")
     p.set_defaults(handler=cmd_serve)
 
 
@@ -70,6 +79,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bridge.server.config import ServerConfig, default_media_roots, default_state_dir
     from river_core.errors import RiverError
 
+    if args.runner == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise RiverError("install the ray extra: pip install 'river-nle[ray]'")
     try:
         config = ServerConfig(
             state_dir=args.state_dir or default_state_dir(),
@@ -83,6 +97,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             preload=not args.no_preload,
             device=args.device,
             dtype=args.dtype,
+            runner=args.runner,
+            ray_address=args.ray_address,
+            ray_cpus=args.ray_cpus,
         )
     except ValueError as exc:
         raise RiverError(str(exc)) from None

@@ -51,6 +51,9 @@ class ServerConfig:
     device: str | None = None
     dtype: str | None = None
     workers: int = 64  # gRPC handler threads (watch streams hold one each)
+    runner: str = "local"  # "local": one worker thread; "ray": Ray actors, one pipeline each
+    ray_address: str | None = None  # join this Ray cluster ("auto", "ray://host:10001"); none: a local one
+    ray_cpus: int | None = None  # CPU actors instead of one actor per GPU
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).expanduser().resolve()
@@ -60,6 +63,12 @@ class ServerConfig:
             raise ValueError("give at least one --media-root: the server reads media only inside them")
         if self.max_queue < 1:
             raise ValueError(f"--max-queue must be at least 1, not {self.max_queue}")
+        if self.runner not in ("local", "ray"):
+            raise ValueError(f"--runner must be local or ray, not {self.runner!r}")
+        if self.runner != "ray" and (self.ray_address or self.ray_cpus):
+            raise ValueError("--ray-address and --ray-cpus go with --runner ray")
+        if self.ray_cpus is not None and self.ray_cpus < 1:
+            raise ValueError(f"--ray-cpus must be at least 1, not {self.ray_cpus}")
         if self.port is not None and not 0 <= self.port <= 65535:
             raise ValueError(f"--port {self.port} is not a TCP port (0–65535; 0 picks a free one)")
 

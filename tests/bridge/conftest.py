@@ -1,7 +1,15 @@
-"""An in-process bridge server on the tiny profile, its client, and a private media root."""
+"""An in-process bridge server on the tiny profile, its client, and a private media root.
+
+``RIVER_TEST_RUNNER=ray`` runs every ``make_server`` on the Ray runner (two CPU actors on one local Ray
+cluster for the session) instead of the local one: the whole bridge suite against Ray. It is slow (each
+server starts two actors that build their own pipelines), so it is not part of the default run::
+
+    RIVER_TEST_RUNNER=ray pytest tests/bridge -m "not gpu"
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -12,6 +20,36 @@ import pytest
 from bridge.client import RiverClient
 from bridge.server.app import BridgeServer
 from bridge.server.config import ServerConfig
+
+RUNNER = os.environ.get("RIVER_TEST_RUNNER", "local")
+# Tests that reach into the local worker or patch the pipeline class in this process: actors do not see it.
+LOCAL_ONLY = {
+    "test_a_full_queue_is_resource_exhausted": "it holds LocalRunner._run in this process",
+    "test_not_serving_and_unavailable_while_models_load": "it patches RiverPipeline.preload in this process",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if RUNNER != "ray":
+        return
+    for item in items:
+        if (why := LOCAL_ONLY.get(getattr(item, "originalname", item.name))) is not None:
+            item.add_marker(pytest.mark.skip(reason=f"local runner only under RIVER_TEST_RUNNER=ray: {why}"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """The session's local Ray cluster when the suite runs on the Ray runner (nothing otherwise)."""
+    if RUNNER != "ray":
+        yield
+        return
+    ray = pytest.importorskip("ray", reason="RIVER_TEST_RUNNER=ray needs the ray extra")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    if started:
+        ray.shutdown()
 
 
 @pytest.fixture
@@ -35,9 +73,14 @@ def media_root(tmp_path: Path, sample_clip: Path) -> Path:
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, runtime_dir: Path, media_root: Path) -> Iterator[Callable[..., BridgeServer]]:
+def make_server(
+    tmp_path: Path, runtime_dir: Path, media_root: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., BridgeServer]]:
     """``make_server(**config)`` starts an in-process server (tiny profile, no preload); ``llm`` and
-    ``pipeline`` go to the server itself."""
+    ``pipeline`` go to the server itself. Under ``RIVER_TEST_RUNNER=ray`` it runs on Ray (a test that
+    hands the server a pipeline built in this process is skipped: actors build their own)."""
+    if RUNNER == "ray":
+        request.getfixturevalue("ray_cluster")
     servers: list[BridgeServer] = []
 
     def make(**overrides: object) -> BridgeServer:
@@ -51,6 +94,10 @@ def make_server(tmp_path: Path, runtime_dir: Path, media_root: Path) -> Iterator
             "preload": False,
             "workers": 48,
         }
+        if RUNNER == "ray" and "runner" not in overrides:
+            if pipeline is not None:
+                pytest.skip("the test builds its pipeline in this process; Ray actors build their own")
+            options.update(runner="ray", ray_cpus=2)
         options.update(overrides)
         server = BridgeServer(ServerConfig(**options), llm=llm, pipeline=pipeline)  # type: ignore[arg-type]
         server.start()
