@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or refresh) the virtual environment at .venv with a pinned, measured dependency set.
 #
-#   scripts/setup.sh            CPU profile: engine + host + dev + train + panel (what the tests and the demo need)
+#   scripts/setup.sh            CPU profile: engine + host + dev + train + panel + ray (what the tests and the demo need)
 #   RIVER_PROFILE=gpu scripts/setup.sh    GPU profile: CUDA torch 2.13.0 + torchvision 0.28.0
 #   RIVER_EXTRAS=engine,host,panel scripts/setup.sh   choose the extras yourself
 #
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 profile="${RIVER_PROFILE:-cpu}"
 case "$profile" in
-  cpu) constraints=constraints/cpu.txt; default_extras=engine,host,dev,train,panel ;;
+  cpu) constraints=constraints/cpu.txt; default_extras=engine,host,dev,train,panel,ray ;;
   gpu) constraints=constraints/gpu.txt; default_extras=gpu,host,dev,panel ;;
   *) echo "setup: RIVER_PROFILE must be cpu or gpu, not '$profile'" >&2; exit 2 ;;
 esac
