@@ -234,6 +234,7 @@ class BridgeServer:
         )
 
     def _preload(self) -> None:
+        assert self.pipeline is not None, "only the local runner preloads in the server process"
         self.readiness.loading = "editor and reasoner"
         try:
             self.pipeline.preload()

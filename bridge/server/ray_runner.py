@@ -161,7 +161,7 @@ class PipelineActor:
 
         try:
             outcome = execute(ctx, self.pipeline)
-            result = {"status": "done", "results": outcome.results, "plan": outcome.plan}
+            result: dict[str, Any] = {"status": "done", "results": outcome.results, "plan": outcome.plan}
             result["awaiting"] = outcome.awaiting
         except Cancelled as exc:
             result = {"status": "cancelled", "message": str(exc)}
@@ -251,7 +251,8 @@ class RayRunner:
             ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING)
             self._owns_ray = True
         count, resources = self._actor_count()
-        self._actor_class = ray.remote(**resources, max_concurrency=2, max_restarts=0)(PipelineActor)
+        remote: Any = ray.remote  # its typed overloads do not take options as **kwargs
+        self._actor_class = remote(**resources, max_concurrency=2, max_restarts=0)(PipelineActor)
         self.slots = [Slot(i) for i in range(count)]
         try:
             self._start_actors()

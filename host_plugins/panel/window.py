@@ -387,7 +387,8 @@ class PanelWindow(QMainWindow):
         self.ask.setBusy(True)
         self._submit("plan", spec)
 
-    def _submit(self, stage: str, spec: bridge_pb2.EditSpec) -> None:
+    def _submit(self, stage: str, spec: bridge_pb2.EditSpec, then: Any = None) -> None:
+        """Submit one stage's job; ``then()`` runs once the server answered (accepted or refused)."""
         edit = self.edit
         assert edit is not None
         edit.specs[stage] = spec
@@ -398,11 +399,15 @@ class PanelWindow(QMainWindow):
             edit.jobs[stage] = job.id
             self.stages[stage].started(job.id)
             self._watch(stage, job.id)
+            if then is not None:
+                then()
 
         def failed(exc: BaseException) -> None:
             if stage == "plan":
                 self.ask.setBusy(False)
             self.show_error(f"{LABELS[stage]}: {error_text(exc)}")
+            if then is not None and self.edit is edit:
+                then()
 
         self._when_ready(lambda: self.bridge.call(lambda c: c.submit(spec), submitted, failed, start=True))
 
@@ -474,6 +479,7 @@ class PanelWindow(QMainWindow):
         plan = options["plan"]
         job_id = edit.jobs["plan"]
         base = {k: self.settings[k] for k in ("profile",) if self.settings.get(k)}
+        first: list[tuple[str, bridge_pb2.EditSpec]] = []
         if options.get("draft"):
             spec = self.source.spec(
                 edit.clip,
@@ -482,7 +488,7 @@ class PanelWindow(QMainWindow):
                     "deliver": ["media"], "output": self._folder("draft"),
                 },
             )  # fmt: skip
-            self._submit("draft", spec)
+            first.append(("draft", spec))
         if options.get("preview_steps"):
             spec = self.source.spec(
                 edit.clip,
@@ -492,7 +498,7 @@ class PanelWindow(QMainWindow):
                     "output": self._folder("preview"),
                 },
             )  # fmt: skip
-            self._submit("preview", spec)
+            first.append(("preview", spec))
 
         def confirmed(job: bridge_pb2.Job) -> None:
             if self.edit is not edit:
@@ -507,10 +513,18 @@ class PanelWindow(QMainWindow):
             self.review._set_enabled(True)
             self.show_error(f"the plan was not confirmed: {error_text(exc)}")
 
-        # Submitted after the draft and preview: the server's queue runs them first.
-        self._when_ready(
-            lambda: self.bridge.call(lambda c: c.confirm(job_id, plan_json or None), confirmed, refused)
-        )
+        def next_step() -> None:
+            # One after the other (the bridge's calls run on a pool of threads, in no set order): the
+            # confirm goes out once the draft and preview are accepted, so the server's queue runs them first.
+            if first:
+                stage, spec = first.pop(0)
+                self._submit(stage, spec, then=next_step)
+                return
+            self._when_ready(
+                lambda: self.bridge.call(lambda c: c.confirm(job_id, plan_json or None), confirmed, refused)
+            )
+
+        next_step()
         self.tabs.setCurrentWidget(self.viewer)
 
     def cancel_plan(self) -> None:

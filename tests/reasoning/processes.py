@@ -12,9 +12,11 @@ from river_core.reasoning.worker_pool import waiting_pids
 def _stdlib_daemon(process: Any) -> bool:
     """multiprocessing's resource tracker: one per process that ever used a spawn context (an earlier
     test's ``river eval --workers`` starts it), living as long as that process by design; not a sandbox's."""
+    import psutil
+
     try:
         return "multiprocessing.resource_tracker" in " ".join(process.cmdline())
-    except Exception:  # gone meanwhile, or not ours to read
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):  # gone meanwhile, or not ours
         return False
 
 
@@ -34,7 +36,9 @@ def stray_children() -> list[Any]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 waiting.update(p.pid for p in psutil.Process(pid).children(recursive=True))
         strays = [
-            p for p in psutil.Process().children(recursive=True) if p.pid not in waiting and not _stdlib_daemon(p)
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.pid not in waiting and not _stdlib_daemon(p)
         ]
         if not strays:
             return []

@@ -154,6 +154,8 @@ def test_ask_explain_uncheck_confirm_draft_final(
     assert set(edit.results) == {"draft", "final"} and edit.shown == "final"
     draft, final = edit.results["draft"], edit.results["final"]
     assert state_name(draft.state) == state_name(final.state) == "SUCCEEDED"
+    # the draft went to the server before the confirm, so the one worker finished it first
+    assert draft.end_time.ToDatetime() <= final.end_time.ToDatetime()
     assert final.id == plan_job and [t.id for t in final.plan.targets] == [2]  # the editor's plan rendered
     assert final.plan.confirmed
     assert json.loads(draft.spec.plan_json)["operations"][0]["kind"] == "highlight"
