@@ -184,3 +184,40 @@ def test_runner_ray_without_ray_says_which_extra_to_install(monkeypatch: pytest.
     args = build_parser((add_serve,)).parse_args(["serve", "--runner", "ray", "--ray-cpus", "2"])
     with pytest.raises(RiverError, match=r"^install the ray extra: pip install 'river-nle\[ray\]'$"):
         args.handler(args)
+
+
+@pytest.mark.slow
+def test_a_whole_track_from_river_timeline_edit_fans_out_over_both_actors(
+    ray_server: Callable[..., BridgeServer], media_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The host side unchanged: ``river timeline edit --select all`` finds the Ray-backed server through its
+    discovery file, its one batch runs on both actors, and the RIVER clips sit at the record frames."""
+    from fractions import Fraction
+
+    import opentimelineio as otio
+
+    from river_core.cli import main
+    from tests.host_plugins.otio.timelines import Shot, media_timeline
+
+    server = ray_server()
+    media = media_root / "clip.mp4"
+    shots = [Shot(f"shot {n}", start=10 * n, length=6, gap=3) for n in range(4)]
+    cut = media_timeline(media, shots, rate=Fraction(30000, 1001), media_frames=90)
+    source_file = media_root / "cut.otio"
+    otio.adapters.write_to_file(cut, str(source_file))
+    out = media_root / "cut_river.otio"
+    argv = [
+        "timeline", "edit", str(source_file), "--targets", "1", "--op", "blur", "--select", "all",
+        "--out", str(out), "--no-start", "-q",
+    ]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    written = otio.adapters.read_from_file(str(out))
+    river = [t for t in written.tracks if t.kind == otio.schema.TrackKind.Video][-1]
+    placed = [c.range_in_parent() for c in river if isinstance(c, otio.schema.Clip)]
+    assert [(int(r.start_time.value), int(r.duration.value)) for r in placed] == [
+        (3 + 9 * n, 6) for n in range(4)
+    ]
+    shares: dict[str, int] = {}
+    for name in server.runner.assignments.values():  # type: ignore[union-attr]
+        shares[name] = shares.get(name, 0) + 1
+    assert len(shares) == 2 and sum(shares.values()) == 4, f"both actors took clips: {shares}"
