@@ -467,8 +467,12 @@ class PanelWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.review)
             self.ask.setBusy(False)
 
+        def unreadable(exc: BaseException) -> None:  # the plan still shows, without its overlay
+            self.show_error(f"the target overlay could not be read: {error_text(exc)}")
+            show((None, {}, list(job.plan.overlay_frame_numbers)))
+
         # the overlay's PNGs are decoded and tinted off the UI thread
-        self.bridge.run(lambda: load_overlay(job.plan), show, lambda exc: self.show_error(error_text(exc)))
+        self.bridge.run(lambda: load_overlay(job.plan), show, unreadable)
 
     # -- confirm: draft → preview → final ----------------------------------------------------------
 

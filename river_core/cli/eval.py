@@ -6,6 +6,7 @@ Handlers import the engine only when they run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -94,39 +95,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
         parse_llm_spec(llm)  # a bad spec fails before any task runs
     backend = None
     profile = args.profile or "tiny"
-    if args.bridge:
-        given = [f for f in ("max_new_tokens", "max_rounds", "prompt") if getattr(args, f) is not None]
-        if given:
-            raise UsageError(
-                f"--{given[0].replace('_', '-')} does not apply with --bridge: the server's reasoner decodes "
-                "with its own settings (restart `river serve` to change them), or drop --bridge"
-            )
-        backend = bridge_backend()
-        profile = _server_profile(backend, args.profile)
-    judge = args.judge or ("tiny" if profile == "tiny" else None)
-    settings = EvalSettings(
-        llm=llm,
-        profile=profile,
-        render=args.render,
-        limit=args.limit,
-        max_new_tokens=1024 if args.max_new_tokens is None else args.max_new_tokens,
-        max_rounds=4 if args.max_rounds is None else args.max_rounds,
-        prompt=args.prompt,
-        seed=args.seed,
-        judge=judge if args.render != "none" else None,
-        workers=args.workers,
-        bridge=args.bridge,
-        device=args.device,
-        dtype=args.dtype,
-    )
-    dataset = load_dataset(args.what[0], split=args.split, profile=profile)
-    say = say_to(args)
-    try:
+    with contextlib.ExitStack() as open_backend:  # the server's channel closes however this ends
+        if args.bridge:
+            given = [f for f in ("max_new_tokens", "max_rounds", "prompt") if getattr(args, f) is not None]
+            if given:
+                raise UsageError(
+                    f"--{given[0].replace('_', '-')} does not apply with --bridge: the server's reasoner "
+                    "decodes with its own settings (restart `river serve` to change them), or drop --bridge"
+                )
+            backend = bridge_backend()
+            open_backend.callback(backend.close)
+            profile = _server_profile(backend, args.profile)
+        judge = args.judge or ("tiny" if profile == "tiny" else None)
+        settings = EvalSettings(
+            llm=llm,
+            profile=profile,
+            render=args.render,
+            limit=args.limit,
+            max_new_tokens=1024 if args.max_new_tokens is None else args.max_new_tokens,
+            max_rounds=4 if args.max_rounds is None else args.max_rounds,
+            prompt=args.prompt,
+            seed=args.seed,
+            judge=judge if args.render != "none" else None,
+            workers=args.workers,
+            bridge=args.bridge,
+            device=args.device,
+            dtype=args.dtype,
+        )
+        dataset = load_dataset(args.what[0], split=args.split, profile=profile)
+        say = say_to(args)
         with progress_bar(args) as progress:
             samples = evaluate(dataset, args.out, settings, progress=progress, say=say, backend=backend)
-    finally:
-        if backend is not None:
-            backend.close()
     notes = {"musiq": MUSIQ_NOTE} if args.render != "none" else {}
     if args.render != "none" and judge is None:
         notes["judge"] = "not run: pass --judge SPEC"
@@ -163,10 +162,8 @@ def _server_profile(backend: Any, asked: str | None) -> str:
     try:
         served = backend.profile()
     except backend.errors as exc:
-        backend.close()
         raise RiverError(f"--bridge ({backend.address}): {exc}") from None
     if asked and asked != served:
-        backend.close()
         raise UsageError(
             f"the server runs the {served} profile, not --profile {asked}: restart it with "
             f"`river serve --profile {asked}`, or drop --profile"

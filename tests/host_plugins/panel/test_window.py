@@ -175,6 +175,24 @@ def test_ask_explain_uncheck_confirm_draft_final(
     print(f"\nlargest UI-thread stall during the edit: {max_stall:.1f} ms ({probe.ticks} ticks)")
 
 
+def test_an_unreadable_overlay_still_shows_the_plan_with_the_reason(
+    scene: Path, window_for, qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_preview: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("host_plugins.panel.window.load_overlay", broken)
+    window = window_for(media_source(scene, "0:27"))
+    qtbot.waitUntil(lambda: window.bridge.state == "ready", timeout=60_000)
+    window.ask.query.setEditText("make the shapes look like bronze")
+    qtbot.keyClick(window.ask.query, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.review.job is not None, timeout=60_000)
+    banner = window.banner.text
+    assert "target overlay could not be read" in banner and "Input/output error" in banner
+    assert window.review.targets.count() == 2 and window.review.overlay.strip is None
+    assert window.tabs.currentWidget() is window.review
+
+
 def test_pick_objects_then_an_instant_blur_without_a_draft(scene: Path, window_for, qtbot) -> None:
     window = window_for(media_source(scene, "5:22"))
     qtbot.waitUntil(lambda: window.bridge.state == "ready", timeout=60_000)
