@@ -375,9 +375,15 @@ def _options(fmt: Format, source: LoadedTimeline) -> dict[str, Any]:
 def _write_adapter(
     timeline: otio.schema.Timeline, target: Path, fmt: Format, out: Path, kwargs: dict[str, Any]
 ) -> None:
+    written = None
     try:
         with _quiet():
-            otio.adapters.write_to_file(timeline, str(target), adapter_name=fmt.adapter, **kwargs)
+            if fmt.adapter == "otio_json":
+                # The same text as OTIO's file writer, written at once: its writer streams the file a
+                # character at a time (a 16 MB timeline: 0.29 s, against 0.11 s through a string).
+                written = otio.adapters.write_to_string(timeline, adapter_name=fmt.adapter, **kwargs)
+            else:
+                otio.adapters.write_to_file(timeline, str(target), adapter_name=fmt.adapter, **kwargs)
     except Exception as exc:  # noqa: BLE001 — adapters raise anything from KeyError to AAFValidationError
         text = " ".join(str(exc).split()) or type(exc).__name__
         if len(text) > 160:
@@ -387,6 +393,8 @@ def _write_adapter(
             f"{out}: the {fmt.label} writer refuses this timeline ({type(exc).__name__}: {text}); "
             f"write {others} instead (.otio keeps everything)"
         ) from None
+    if written is not None:  # (an OSError here is the disk's, reported by the caller's staging)
+        target.write_bytes(written.encode("utf-8"))
 
 
 @contextmanager

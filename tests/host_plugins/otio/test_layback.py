@@ -3,6 +3,7 @@ code (fake media files, nothing decoded)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -450,9 +451,17 @@ def test_a_writer_failing_half_way_leaves_nothing_behind(cut, tmp_path: Path, mo
         assert Path(path).exists() and Path(path).parent != folder, "not written to a temporary name"
         raise RuntimeError("disk full")
 
+    real_bytes = Path.write_bytes
+
+    def half_then_full(self: Path, data: bytes) -> int:  # .otio is written from OTIO's string at once
+        real_bytes(self, data[: len(data) // 2])
+        assert self.exists() and self.parent != folder, "not written to a temporary name"
+        raise OSError(errno.ENOSPC, "disk full")
+
     (folder / "old.xml").write_text("<xmeml>old</xmeml>")
     before = listing(tmp_path)
     monkeypatch.setattr(otio.adapters, "write_to_file", half_then_fail)
+    monkeypatch.setattr(Path, "write_bytes", half_then_full)
     for out, overwrite in [
         (folder / "out.otio", False),
         (folder / "out.otiod", False),

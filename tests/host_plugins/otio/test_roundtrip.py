@@ -146,6 +146,24 @@ def test_otio_round_trip_keeps_everything_exactly(tmp_path: Path) -> None:
     assert trip.back.timeline.is_equivalent_to(trip.laid)
 
 
+def test_an_otio_file_is_written_byte_for_byte_as_otios_own_writer_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # We write .otio through a string (OTIO's file writer streams a character at a time): the same
+    # bytes, non-ASCII names included, and the downgrade OTIO's writer takes from its environment.
+    loaded, clip_map = mapped(DATA / "simple_cut.otio", tmp_path)
+    laid = lay_back(loaded, results_for(clip_map.editable, tmp_path))
+    laid.tracks[0][0].name = "Fiançailles — 婚約 🎬"
+    ours = write_timeline(laid, tmp_path / "ours.otio", source=loaded).path
+    otio.adapters.write_to_file(laid, str(tmp_path / "theirs.otio"))
+    assert ours.read_bytes() == (tmp_path / "theirs.otio").read_bytes()
+    assert "婚約 🎬" in ours.read_text(encoding="utf-8")
+    monkeypatch.setenv("OTIO_DEFAULT_TARGET_VERSION_FAMILY_LABEL", "OTIO_CORE:0.14.0")
+    old = write_timeline(laid, tmp_path / "old.otio", source=loaded).path
+    assert '"OTIO_SCHEMA": "Clip.1"' in old.read_text(encoding="utf-8")
+    assert '"OTIO_SCHEMA": "Clip.2"' in ours.read_text(encoding="utf-8")
+
+
 def test_otio_round_trip_of_a_multitrack_sample(tmp_path: Path) -> None:
     trip = Trip(reference("otio/multitrack.otio"), ".otio", tmp_path)
     assert_equivalent(untouched(trip.back.timeline), list(trip.loaded.timeline.tracks))
