@@ -68,13 +68,17 @@ class LoadedTimeline:
     def start_frame(self) -> int:
         """The timeline's first record frame as a frame count (01:00:00:00 at 24 fps → 86400)."""
         start = self.timeline.global_start_time
-        if start is None:
-            # An EDL read by OTIO keeps its first record timecode as the video track's source_range.
-            first = next(iter(self.timeline.video_tracks()), None)
-            if first is None or first.source_range is None:
-                return 0
-            start = first.source_range.start_time
-        return round(Fraction(start.value) / exact_rate(start.rate) * self.rate)
+        if start is not None:
+            return round(Fraction(start.value) / exact_rate(start.rate) * self.rate)
+        if self.format.adapter != "cmx_3600":
+            return 0
+        # OTIO's EDL reader keeps the first record timecode, negated, as the start of the video track's
+        # source_range (its items start at 0 there): 01:00:00:00 at 25 fps → -90000.
+        first = next(iter(self.timeline.video_tracks()), None)
+        if first is None or first.source_range is None:
+            return 0
+        start = first.source_range.start_time
+        return round(-Fraction(start.value) / exact_rate(start.rate) * self.rate)
 
 
 def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline:

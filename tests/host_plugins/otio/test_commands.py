@@ -167,3 +167,31 @@ def test_with_matte_needs_the_matte(cut: Path, capsys) -> None:
     code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
                        "--select", "all", "--out", out, "--with-matte", "--deliver", "media")  # fmt: skip
     assert code == 2 and "--with-matte" in err and "--deliver" in err
+
+
+def test_an_edl_starting_at_one_hour_reads_its_record_timecode(cut: Path, tmp_path: Path, capsys) -> None:
+    # OTIO's EDL reader keeps the first record timecode negated (as the track's source_range start).
+    edl = tmp_path / "hour.edl"
+    edl.write_text(
+        "TITLE: hour\nFCM: NON-DROP FRAME\n\n"
+        "001  AX       V     C        00:00:00:20 00:00:01:07 01:00:00:00 01:00:00:17\n"
+        "* FROM CLIP NAME: dog.mp4\n"
+        "002  AX       V     C        00:00:02:01 00:00:02:10 01:00:00:22 01:00:01:01\n"
+        "* FROM CLIP NAME: dog.mp4\n"
+    )
+    args = ["--rate", "30000/1001", "--search-path", str(tmp_path / "footage")]
+    code, out, err = run(capsys, "timeline", "info", str(edl), "--json", *args)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["start_timecode"] == "01:00:00:00"
+    assert [c["record"]["timecode"] for c in report["clips"]] == [
+        "01:00:00:00-01:00:00:17",
+        "01:00:00:22-01:00:01:01",
+    ]
+    assert [c["source"] for c in report["clips"]] == [{"start": 20, "end": 37}, {"start": 61, "end": 70}]
+    code, out, err = run(capsys, "timeline", "edit", str(edl), "--targets", "1", "--op", "blur", *args,
+                         "--select", "range:01:00:00:10-01:00:00:25", "--out", str(tmp_path / "o.edl"),
+                         "--dry-run", "--json")  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)["submit"]
+    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [([10, 17], [30, 37]), ([22, 25], [61, 64])]
