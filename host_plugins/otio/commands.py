@@ -488,16 +488,22 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
 
 def select_river(found: list[Any], clip_map: ClipMap, args: argparse.Namespace) -> list[Any]:
-    """RIVER clips whose record frames overlap the selected source clips (selection as for edit)."""
+    """The RIVER clips made from the selected clips (selection as for edit): a RIVER clip whose record
+    names the track it came from is picked when a selected clip of that track overlaps its record frames
+    (not one of another track that merely overlaps it); one that names none, or one selected itself
+    (``track:RIVER``), by overlap alone."""
     sel = chosen(clip_map, args)
-    spans = [e.record for e in sel.chosen]
     rate = clip_map.loaded.rate
+    selected_items = {(e.track_index, e.item_index) for e in sel.chosen}
     picked = []
     for rc in found:
         placed = rc.clip.range_in_parent()
         a = int(frames_at(placed.start_time, rate))
         b = a + int(frames_at(placed.duration, rate))
-        if any(s0 < b and a < s1 for s0, s1 in spans):
+        source = (rc.provenance or {}).get("source") or {}
+        track = source.get("track")
+        spans = [e.record for e in sel.chosen if not track or e.track_label == track]
+        if (rc.track_index, rc.item_index) in selected_items or any(s0 < b and a < s1 for s0, s1 in spans):
             picked.append(rc)
     if not picked:
         raise SelectionError("the selection covers no RIVER clip")

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import json
 import re
@@ -42,7 +43,7 @@ import opentimelineio as otio
 
 from host_plugins.otio.clips import ClipEntry
 from host_plugins.otio.metadata import exact_json_float, json_exact, with_metadata
-from host_plugins.otio.rational import exact_rate, frames_at, rate_text, time_range, whole
+from host_plugins.otio.rational import exact_rate, frames_at, parse_timecode, rate_text, time_range, whole
 from host_plugins.otio.read import LoadedTimeline
 
 RIVER = "RIVER"
@@ -531,7 +532,75 @@ def _provenance(clip: otio.schema.Clip, path: str) -> dict[str, Any] | None:
         return record
     if not path:
         return None
-    return _read_json(path)
+    document = _read_json(path)
+    return None if document is None else record_of_provenance_file(document, path)
+
+
+def record_of_provenance_file(document: dict[str, Any], path: str) -> dict[str, Any]:
+    """A job's provenance.json (the server's) as the record ``batch.provenance`` keeps in
+    ``metadata["river"]``: what a format without metadata (FCP7 XML, FCPXML) leaves a re-render to find
+    through the marker's path. Values the file does not hold are left out (the caller says what is
+    missing). A document that is not a server's provenance.json (no "job") is kept as it is."""
+    job = document.get("job")
+    if not isinstance(job, dict):
+        return document
+    host = job.get("host") if isinstance(job.get("host"), dict) else {}
+    rate = _fraction(job.get("rate"))
+    rendered = _frames_text(job.get("rendered"))
+    source: dict[str, Any] = {
+        "clip": host.get("clip"), "track": host.get("track"),
+        "record": _frames_text(host.get("record_frames")), "media": job.get("media"),
+        "rate": rate_text(rate) if rate else None,
+        "frames": _frames_text(host.get("source_frames")), "rendered": rendered,
+    }  # fmt: skip
+    start = job.get("timecode")
+    if rate and rendered and isinstance(start, str) and start:
+        with contextlib.suppress(ValueError):  # the rendered range's first timecode; the media's is before
+            source["media_start"] = parse_timecode(start, rate) - rendered[0]
+    spec: dict[str, Any] = {
+        "kind": f"JOB_KIND_{str(job.get('kind') or 'edit').upper()}",
+        "op": job.get("op") or "", "prompt": job.get("prompt") or "", "remove": bool(job.get("remove")),
+        "color": job.get("color") or "", "profile": job.get("profile") or "",
+        "format": job.get("format") or "", "deliver": list(job.get("deliver") or []),
+    }  # fmt: skip
+    if job.get("targets"):
+        spec["targets"] = {"items": [str(t) for t in job["targets"]]}
+    render = {
+        name: job.get(key)
+        for name, key in (("seed", "seed"), ("steps", "steps"), ("guidance_scale", "guidance"),
+                          ("conditioning_scale", "conditioning_scale"), ("window", "window"),
+                          ("overlap", "overlap"))
+        if job.get(key) is not None
+    }  # fmt: skip
+    if render:
+        spec["render"] = render
+    record: dict[str, Any] = {
+        "query": job.get("query"), "provenance": path, "profile": job.get("profile"),
+        "seed": job.get("seed", 0), "spec": spec,
+        "source": {k: v for k, v in source.items() if v is not None},
+    }  # fmt: skip
+    if isinstance(document.get("plan"), dict):
+        record["plan"] = without_trace(document["plan"])
+    return record
+
+
+def _frames_text(text: Any) -> list[int] | None:
+    """``"7:25"`` → [7, 25]."""
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    a, _, b = text.partition(":")
+    try:
+        return [int(a), int(b)]
+    except ValueError:
+        return None
+
+
+def _fraction(text: Any) -> Fraction | None:
+    try:
+        value = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
 
 
 def without_trace(plan: Any) -> Any:

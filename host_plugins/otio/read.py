@@ -105,7 +105,13 @@ def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline
         result = _read(path, fmt, {**kwargs, "ignore_timecode_mismatch": True}, rate)
         notes.append("some events' source and record durations disagree; the record durations are used")
     timeline = _the_timeline(result, path, notes)
-    tl_rate = _timeline_rate(timeline, rate)
+    is_edl = fmt.adapter == "cmx_3600"
+    tl_rate = _timeline_rate(timeline, rate if is_edl else None)
+    if rate is not None and not is_edl and rate != tl_rate:
+        raise TimelineError(
+            f"{path}: --rate {rate_text(rate)} is for an EDL, which states no rate; this {fmt.label} "
+            f"timeline runs at {rate_text(tl_rate)} fps: leave --rate out"
+        )
     return LoadedTimeline(path=path, format=fmt, timeline=timeline, rate=tl_rate, notes=notes)
 
 
@@ -170,7 +176,7 @@ def _timeline_rate(timeline: otio.schema.Timeline, given: Fraction | None) -> Fr
 
 
 _EDL_SOURCE = re.compile(
-    r"^\*\s*(?:SOURCE FILE|FROM CLIP NAME)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE
+    r"^\*\s*(?:SOURCE FILE|FROM CLIP NAME|FROM CLIP)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE
 )
 
 

@@ -194,4 +194,7 @@ def test_an_edl_starting_at_one_hour_reads_its_record_timecode(cut: Path, tmp_pa
                          "--dry-run", "--json")  # fmt: skip
     assert code == 0, err
     rows = json.loads(out)["submit"]
-    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [([10, 17], [30, 37]), ([22, 25], [61, 64])]
+    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [
+        ([10, 17], [30, 37]),
+        ([22, 25], [61, 64]),
+    ]

@@ -1,0 +1,46 @@
+"""`--rate` is an EDL's (it states none): refused where the timeline has its own and differs; an EDL
+that RIVER wrote names its media by URL (`* FROM CLIP: file://…`), where the rate is looked up."""
+
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from host_plugins.otio.read import TimelineError, read_timeline
+from tests.host_plugins.otio.timelines import Shot, media_timeline
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.fixture
+def cut(tmp_path: Path, sample_clip: Path) -> Path:
+    media = tmp_path / "footage" / "dog.mp4"
+    media.parent.mkdir()
+    shutil.copy2(sample_clip, media)
+    timeline = media_timeline(media, [Shot("dog A", start=20, length=17)], rate=NTSC, media_frames=90)
+    path = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def test_a_rate_that_is_not_the_timelines_own_is_refused_outside_an_edl(cut: Path) -> None:
+    with pytest.raises(TimelineError, match=r"--rate 30 is for an EDL.*30000/1001 fps: leave --rate out"):
+        read_timeline(cut, rate=Fraction(30))
+    assert read_timeline(cut, rate=NTSC).rate == NTSC  # its own rate, said again: fine
+    assert read_timeline(cut).rate == NTSC
+
+
+def test_an_edl_naming_its_media_by_url_takes_the_rate_from_it(cut: Path, tmp_path: Path) -> None:
+    media = (tmp_path / "footage" / "dog.mp4").resolve()
+    edl = tmp_path / "ours.edl"
+    edl.write_text(
+        "TITLE: ours\nFCM: NON-DROP FRAME\n\n"
+        "001  AX       V     C        00:00:00:20 00:00:01:07 01:00:00:00 01:00:00:17\n"
+        f"* FROM CLIP: {media.as_uri()}\n"
+    )
+    loaded = read_timeline(edl)
+    assert loaded.rate == NTSC and any("taken from its first media" in n for n in loaded.notes)
