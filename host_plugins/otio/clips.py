@@ -180,8 +180,19 @@ def map_clips(loaded: LoadedTimeline, finder: MediaFinder) -> ClipMap:
                 "name": item.name,
             }  # fmt: skip
             _map_item(fields, loaded, find, items, placed[item])
+            if loaded.format.adapter == "otioz" and fields.get("skip", "").startswith("media not found"):
+                fields["skip"] += f"; {_in_bundle(loaded.path)}"
             result.entries.append(ClipEntry(**fields))
     return result
+
+
+def _in_bundle(path: Path) -> str:
+    """Media inside an .otioz (a zip) are not files RIVER can render from: how to unpack it."""
+    unpacked = path.with_suffix(".otiod")
+    return (
+        f"a media file inside the .otioz bundle cannot be rendered from: unpack it "
+        f"(`python -m zipfile -e {path.name} {unpacked.name}`) and edit {unpacked.name}"
+    )
 
 
 def _map_item(

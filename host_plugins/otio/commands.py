@@ -85,7 +85,7 @@ def load(args: argparse.Namespace) -> ClipMap:
         if not d.is_dir():
             raise InputError(f"--search-path {d}: not a folder")
     loaded = read_timeline(args.timeline, rate=rate)
-    finder = MediaFinder(args.timeline.resolve().parent, [d.resolve() for d in args.search_path])
+    finder = MediaFinder(loaded.media_folder, [d.resolve() for d in args.search_path])
     clip_map = map_clips(loaded, finder)
     if not args.quiet and not args.json:
         for note in loaded.notes:
@@ -440,7 +440,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
             f"{len(missing)} RIVER clip(s) ({names}) carry no provenance (metadata or a readable "
             "provenance.json); rerender from the .otio written beside the timeline"
         )
-    finder = MediaFinder(args.timeline.resolve().parent, [d.resolve() for d in args.search_path])
+    finder = MediaFinder(loaded.media_folder, [d.resolve() for d in args.search_path])
     jobs, specs_for = [], {}
     folder = f"{slug(args.timeline.stem)}_rerender"
     for rc in picked:

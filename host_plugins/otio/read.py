@@ -65,6 +65,12 @@ class LoadedTimeline:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def media_folder(self) -> Path:
+        """Where its relative media paths start: the timeline's folder (an .otiod's own folder)."""
+        path = self.path.resolve()
+        return path if self.format.adapter == "otiod" else path.parent
+
+    @property
     def start_frame(self) -> int:
         """The timeline's first record frame as a frame count (01:00:00:00 at 24 fps → 86400)."""
         start = self.timeline.global_start_time
