@@ -10,6 +10,7 @@
 :func:`make_exact` replaces the three time helpers of the module OTIO's plugin system loaded with
 exact ones (times as Fractions of seconds; a time that is not a whole frame keeps its fraction, so the
 time mapping refuses it instead of rounding) and teaches the writer's table the exact NTSC doubles.
+It also reads an asset's file from FCPXML 1.9's ``<media-rep>`` (see ``_asset_with_src``).
 Idempotent; it touches only the loaded adapter module, in this process.
 """
 
@@ -47,6 +48,23 @@ def _number_of_frames(self: Any, time_value: str | None, format_id: str) -> int 
     return _value(_seconds(time_value) * Fraction(rate) / Fraction(total))
 
 
+def _asset_with_src(original: Any) -> Any:
+    """FCPXML 1.9 and later (what Final Cut writes now) name an asset's file in a ``<media-rep
+    kind="original-media" src=…>`` child, not in its ``src``: the reader, which looks only there, made a
+    MissingReference of every clip. The parsed asset (the adapter's tree, not the file) gets the src."""
+
+    def asset_by_id(self: Any, asset_id: str) -> Any:
+        asset = original(self, asset_id)
+        if asset is not None and not asset.get("src"):
+            reps = asset.findall("media-rep")
+            rep = next((r for r in reps if r.get("kind") == "original-media"), reps[0] if reps else None)
+            if rep is not None and rep.get("src"):
+                asset.set("src", rep.get("src"))
+        return asset
+
+    return asset_by_id
+
+
 def make_exact() -> ModuleType:
     """Patch the loaded fcpx_xml adapter module (see the module docstring); returns it."""
     module = otio.adapters.from_name("fcpx_xml").module()
@@ -55,6 +73,7 @@ def make_exact() -> ModuleType:
     module.to_rational_time = _to_rational_time
     module.FcpxXml._format_frame_rate = _frame_rate
     module.FcpxXml._number_of_frames = _number_of_frames
+    module.FcpxXml._asset_by_id = _asset_with_src(module.FcpxXml._asset_by_id)
     table = module.FRAMERATE_FRAMEDURATION
     for n in (24, 30, 48, 60):
         table.setdefault(n * 1000 / 1001, f"1001/{n * 1000}s")
