@@ -56,14 +56,29 @@ def seconds(rt: otio.opentime.RationalTime) -> Fraction:
     return exact / exact_rate(rt.rate)
 
 
+# OTIO keeps times as doubles, and an adapter converting between rates (FCP7 XML: a 59.94 clip in a 23.976
+# sequence) lands a whole frame count an ulp away (24.999999999999996). No NLE places a time a millionth of
+# a frame from a frame: such a count is the whole frame it stands for. Anything further off stays fractional
+# and is refused by the caller.
+_SNAP = Fraction(1, 1_000_000)
+
+
 def frames_at(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:
-    """``rt`` as a (possibly fractional) frame count at ``rate``."""
+    """``rt`` as a (possibly fractional) frame count at ``rate`` (a whole count within a millionth of a
+    frame, the double's rounding, is that whole count)."""
     own = exact_rate(rt.rate)
     if own is rate or own == rate:  # the common case, fast: its own value, taken exactly
         value = rt.value
         whole_value = int(value)
-        return Fraction(whole_value) if whole_value == value else Fraction(value)
-    return seconds(rt) * rate
+        if whole_value == value:
+            return Fraction(whole_value)
+        count = Fraction(value)
+    else:
+        count = seconds(rt) * rate
+        if count.denominator == 1:
+            return count
+    nearest = round(count)
+    return Fraction(nearest) if abs(count - nearest) < _SNAP else count
 
 
 def whole(value: Fraction) -> int | None:
