@@ -454,7 +454,10 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                   f"{cj.spec.media.range.start}:{cj.spec.media.range.end} "
                   f"({'query' if args.re_reason else 'stored plan'})")  # fmt: skip
         return EXIT_OK
-    with connect(args, start=not args.no_start) as client:
+    # A server started for this runs the profile the clips were made with (--profile, else their own).
+    profiles = {cj.spec.profile for cj in jobs}
+    profile = profiles.pop() if len(profiles) == 1 else ""
+    with connect(args, start=not args.no_start, profile=profile) as client:
         wait_until_ready(client, args)
         caps, cancelled = run_on_server(client, jobs, folder, args)
         failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]

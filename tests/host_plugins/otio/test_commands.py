@@ -195,3 +195,20 @@ def test_an_edl_starting_at_one_hour_reads_its_record_timecode(cut: Path, tmp_pa
     assert code == 0, err
     rows = json.loads(out)["submit"]
     assert [(r["record_frames"], r["source_frames"]) for r in rows] == [([10, 17], [30, 37]), ([22, 25], [61, 64])]
+
+
+
+@pytest.mark.parametrize("command", ["edit", "mark"])
+def test_the_server_started_on_demand_runs_the_profile_asked_for(
+    cut: Path, tmp_path: Path, capsys, monkeypatch, command: str
+) -> None:
+    """No server runs: the one started for `--profile tiny` must be `… serve --profile tiny`, else it loads
+    the paper profile and then refuses the tiny jobs."""
+    monkeypatch.setenv("RIVER_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("RIVER_BRIDGE_DISCOVERY", raising=False)
+    monkeypatch.setenv("RIVER_SERVER_COMMAND", "'/no such/river' serve")
+    what = ["--targets", "1", "--op", "blur"] if command == "edit" else ["where is the dog"]
+    code, _, err = run(capsys, "timeline", command, str(cut), *what, "--select", "all",
+                       "--out", str(tmp_path / "o.otio"), "--profile", "tiny", "-q")  # fmt: skip
+    assert code == 1, err
+    assert "cannot run '/no such/river' serve --profile tiny (" in err, err
