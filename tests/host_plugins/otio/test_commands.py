@@ -212,3 +212,23 @@ def test_the_server_started_on_demand_runs_the_profile_asked_for(
                        "--out", str(tmp_path / "o.otio"), "--profile", "tiny", "-q")  # fmt: skip
     assert code == 1, err
     assert "cannot run '/no such/river' serve --profile tiny (" in err, err
+
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (no files can be made there)")
+def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(cut: Path, capsys, monkeypatch) -> None:
+    """/proc is a folder, but nothing can be created in it (not even by root, who passes chmod 555)."""
+    from host_plugins.otio import commands
+
+    def no_server(*_a, **_k):
+        raise AssertionError("a job was about to be submitted")
+
+    monkeypatch.setattr(commands, "connect", no_server)
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", "/proc/river-x.otio")  # fmt: skip
+    assert code == 2, err
+    assert err.startswith("river: error: /proc/river-x.otio: cannot create files in /proc (") and err.count(
+        "\n"
+    ) == 1, err
+    assert "choose a folder you can write to" in err
+    assert not list(Path("/proc").glob(".river-x*"))
