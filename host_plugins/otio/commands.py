@@ -312,6 +312,17 @@ def finish(
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
+def rendered(j: ClipJob) -> tuple[int, int]:
+    """The media frames the server will render for ``j``: the clip's source frames widened by its
+    transition handles, then by ``--handles`` each side, within the media (as the engine widens them)."""
+    e = j.entry
+    assert e.render is not None
+    handles = j.spec.media.handles
+    a, b = e.render[0] - handles, e.render[1] + handles
+    total = e.facts.frames if e.facts is not None else None
+    return max(0, a), b if not total else min(total, b)
+
+
 def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: argparse.Namespace) -> int:
     rows = []
     for j in jobs:
@@ -319,7 +330,8 @@ def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: a
         rows.append({
             "clip": e.name, "track": e.track_label, "record": e.record_tc(loaded),
             "record_frames": list(e.record), "media": str(e.media),
-            "source_frames": list(e.source or ()), "render_frames": list(e.render or ()),
+            "source_frames": list(e.source or ()), "render_frames": list(rendered(j)),
+            "handles": j.spec.media.handles,
             "rate": rate_text(e.media_rate) if e.media_rate else None, "source_timecode": e.source_tc(),
             "output": j.spec.output,
         })  # fmt: skip

@@ -232,3 +232,22 @@ def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(cut: Pat
     ) == 1, err
     assert "choose a folder you can write to" in err
     assert not list(Path("/proc").glob(".river-x*"))
+
+def test_dry_run_shows_the_frames_handles_add_to_the_render(cut: Path, capsys, monkeypatch) -> None:
+    """--handles N widens what the server renders (clamped to the media's 90 frames): the dry run says so."""
+    monkeypatch.setenv("RIVER_RUNTIME_DIR", str(cut.parent / "no-server"))
+    args = ["timeline", "edit", str(cut), "--targets", "dog", "--op", "blur", "--select", "all",
+            "--out", str(cut.parent / "new.otio"), "--dry-run"]  # fmt: skip
+    code, out, err = run(capsys, *args, "--handles", "25", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["submit"]
+    # dog A shows 20:37 (25 before it would be frame -5: from 0), dog B 61:70 (95 is past the end: 90)
+    assert [(r["source_frames"], r["render_frames"], r["handles"]) for r in rows] == [
+        ([20, 37], [0, 62], 25),
+        ([61, 70], [36, 90], 25),
+    ]
+    code, out, err = run(capsys, *args, "--handles", "3")
+    assert code == 0, err
+    assert "frames 20:37 render 17:40 " in out and "frames 61:70 render 58:73 " in out, out
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "frames 61:70 at" in out and "render" not in out, out
