@@ -703,7 +703,9 @@ def connect(args: argparse.Namespace, *, start: bool = False, profile: str | Non
     profile = (getattr(args, "profile", None) or "") if profile is None else profile
     if not getattr(args, "quiet", False):
         with_profile = f" with --profile {profile}" if profile else ""
-        print(f"starting the RIVER NLE server{with_profile} (log: {log_path()}) …", file=sys.stderr, flush=True)
+        print(
+            f"starting the RIVER NLE server{with_profile} (log: {log_path()}) …", file=sys.stderr, flush=True
+        )
     return RiverClient.connect(args.discovery, start=True, profile=profile)
 
 

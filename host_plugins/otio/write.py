@@ -114,11 +114,11 @@ def check_output(
     """The output's format, or TimelineError (one line) when ``out`` cannot be written.
 
     Refused: ``out`` is the input (also through a symlink or a relative path), an unknown extension, a
-    missing folder, a folder nothing can be created in (tried: a temporary folder with a file in it, as the
-    writer makes, then removed), an existing ``out`` (or its ``.otio`` sidecar) without ``overwrite``, an ``.otio``
-    sidecar that would be the input. With ``source``, the input timeline is written once to a temporary
-    folder in the output's format so that a writer that refuses it (the AAF writer refuses clips whose
-    media rate differs from the timeline's) says so before any job runs."""
+    missing folder, a folder nothing can be created in (tried: a temporary folder with a file in it, as
+    the writer makes, then removed), an existing ``out`` (or its ``.otio`` sidecar) without
+    ``overwrite``, an ``.otio`` sidecar that would be the input. With ``source``, the input timeline is
+    written once to a temporary folder in the output's format so that a writer that refuses it (the AAF
+    writer refuses clips whose media rate differs from the timeline's) says so before any job runs."""
     input_path, out = Path(input_path), Path(out)
     fmt = format_of(out, role="output")
     if _same(input_path, out):
@@ -145,7 +145,9 @@ def _check_writable(out: Path) -> None:
     """Create (and remove) what the writer will create beside ``out``: a private folder with a file in it.
     Permissions alone cannot tell (root passes them; /proc, read-only mounts and full disks do not)."""
     try:
-        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".river-check", dir=out.parent) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix=f".{out.name}.", suffix=".river-check", dir=out.parent
+        ) as tmp:
             fd = os.open(Path(tmp) / "check", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             try:
                 os.write(fd, b"river")

@@ -699,7 +699,9 @@ def test_no_river_command_says_how_to_install(runtime: Path, monkeypatch: pytest
         RiverClient.connect(start=True)
 
 
-def test_a_server_started_for_a_profile_is_started_with_it(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_started_for_a_profile_is_started_with_it(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`river serve` runs the paper profile unless told: a client whose jobs ask for tiny must say so."""
     argv_file = runtime / "argv"
     river_cmd = runtime / "river"  # the `river` beside the interpreter, as an install has it

@@ -194,8 +194,10 @@ def test_an_edl_starting_at_one_hour_reads_its_record_timecode(cut: Path, tmp_pa
                          "--dry-run", "--json")  # fmt: skip
     assert code == 0, err
     rows = json.loads(out)["submit"]
-    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [([10, 17], [30, 37]), ([22, 25], [61, 64])]
-
+    assert [(r["record_frames"], r["source_frames"]) for r in rows] == [
+        ([10, 17], [30, 37]),
+        ([22, 25], [61, 64]),
+    ]
 
 
 @pytest.mark.parametrize("command", ["edit", "mark"])
@@ -214,9 +216,12 @@ def test_the_server_started_on_demand_runs_the_profile_asked_for(
     assert "cannot run '/no such/river' serve --profile tiny (" in err, err
 
 
-
-@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (no files can be made there)")
-def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(cut: Path, capsys, monkeypatch) -> None:
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir(), reason="needs Linux's /proc (no files can be made there)"
+)
+def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(
+    cut: Path, capsys, monkeypatch
+) -> None:
     """/proc is a folder, but nothing can be created in it (not even by root, who passes chmod 555)."""
     from host_plugins.otio import commands
 
@@ -227,11 +232,13 @@ def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(cut: Pat
     code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
                        "--select", "all", "--out", "/proc/river-x.otio")  # fmt: skip
     assert code == 2, err
-    assert err.startswith("river: error: /proc/river-x.otio: cannot create files in /proc (") and err.count(
-        "\n"
-    ) == 1, err
+    assert (
+        err.startswith("river: error: /proc/river-x.otio: cannot create files in /proc (")
+        and err.count("\n") == 1
+    ), err
     assert "choose a folder you can write to" in err
     assert not list(Path("/proc").glob(".river-x*"))
+
 
 def test_dry_run_shows_the_frames_handles_add_to_the_render(cut: Path, capsys, monkeypatch) -> None:
     """--handles N widens what the server renders (clamped to the media's 90 frames): the dry run says so."""
