@@ -692,15 +692,21 @@ def _time(job: bridge_pb2.Job, field: str) -> str:
 # -- plumbing --------------------------------------------------------------------------------
 
 
-def connect(args: argparse.Namespace, *, start: bool = False) -> RiverClient:
+def connect(args: argparse.Namespace, *, start: bool = False, profile: str | None = None) -> RiverClient:
+    """The running server's client; with ``start``, one started on demand when none runs, with the
+    model profile the jobs ask for (``profile``, default ``args.profile``; none: the server's default)."""
     try:
         return RiverClient.connect(args.discovery)
     except BridgeError as exc:
         if exc.code != "NO_SERVER" or not start:
             raise
+    profile = (getattr(args, "profile", None) or "") if profile is None else profile
     if not getattr(args, "quiet", False):
-        print(f"starting the RIVER NLE server (log: {log_path()}) …", file=sys.stderr, flush=True)
-    return RiverClient.connect(args.discovery, start=True)
+        with_profile = f" with --profile {profile}" if profile else ""
+        print(
+            f"starting the RIVER NLE server{with_profile} (log: {log_path()}) …", file=sys.stderr, flush=True
+        )
+    return RiverClient.connect(args.discovery, start=True, profile=profile)
 
 
 READY_TIMEOUT_S = 900.0  # the paper profile's models take minutes to load on a cold machine

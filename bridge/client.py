@@ -159,13 +159,17 @@ class RiverClient:
         *,
         start: bool = False,
         server_command: Sequence[str] | None = None,
+        profile: str = "",
         wait: float = 120.0,
         timeout: float = 30.0,
     ) -> RiverClient:
         """The client of the running server (from its discovery file), starting one if asked.
 
         ``start=True`` runs ``server_command`` (else ``$RIVER_SERVER_COMMAND``, else ``river serve``)
-        detached, so the server outlives this process, and waits up to ``wait`` seconds for it.
+        detached, so the server outlives this process, and waits up to ``wait`` seconds for it. A server
+        runs one model profile: with ``profile`` (the one the jobs to come ask for) the command gets
+        ``--profile PROFILE`` added, so it does not load the default (paper) profile and then refuse them.
+        A server already running is used as it is, whatever its profile.
         """
         try:
             path = discovery_path() if discovery is None else Path(discovery)
@@ -179,6 +183,8 @@ class RiverClient:
                 "NO_SERVER", f"no RIVER NLE server is running ({why}); start one with `river serve`"
             )
         command = list(server_command) if server_command else _default_server_command()
+        if profile:
+            command += ["--profile", profile]
         return cls._start_server(command, path, discovery is not None, wait, timeout)
 
     @classmethod

@@ -1,5 +1,5 @@
 """One job per selected clip, submitted as one batch through the bridge, followed with progress, and
-cancelled together on Ctrl-C.
+cancelled together on Ctrl-C or SIGTERM (:func:`host_plugins.otio.commands.run_batch`).
 
 The server is the judge of every request (the engine's rules); this module only turns clips into
 ``EditSpec``s, follows the batch by polling ``ListJobs(batch_id)`` (one call a poll, however many

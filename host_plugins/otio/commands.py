@@ -8,10 +8,13 @@ failed — the timeline was written with the clips that succeeded, each failure 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -239,21 +242,73 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def run_batch(batch: Batch, *, confirm: bool) -> bool:
-    """Submit, (confirm,) follow; Ctrl-C cancels the whole batch. True when cancelled."""
-    batch.submit()
-    try:
-        if confirm:
-            batch.follow(until_awaiting=True)
-            if not _review(batch):
-                batch.cancel("declined at plan review")
-                return True
-            batch.confirm_all()
-        batch.follow()
-    except KeyboardInterrupt:
-        print("\ncancelling the batch …", file=sys.stderr, flush=True)
-        batch.cancel("cancelled from river timeline (Ctrl-C)")
-        return True
+    """Submit, (confirm,) follow; Ctrl-C or SIGTERM cancels the whole batch. True when cancelled."""
+    with Stops() as stops:
+        try:
+            with stops.held_back():
+                batch.submit()
+            if confirm:
+                batch.follow(until_awaiting=True)
+                if not _review(batch):
+                    batch.cancel("declined at plan review")
+                    return True
+                batch.confirm_all()
+            batch.follow()
+        except KeyboardInterrupt as exc:  # Terminated (SIGTERM) included
+            print("\ncancelling the batch …", file=sys.stderr, flush=True)
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            batch.cancel(f"cancelled from river timeline ({how})")
+            return True
     return False
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while a batch runs (`timeout`, an NLE's script stopping us): handled as Ctrl-C is."""
+
+
+class Stops:
+    """While a batch runs, SIGTERM stops it as Ctrl-C does (its handler raises :class:`Terminated`; the
+    command line's own turns it into an error that would leave the jobs running). While the batch is
+    being submitted (``held_back``), the first Ctrl-C or SIGTERM waits for the submission to return, so
+    that the jobs it queued are known and can be cancelled; a second one stops at once. The previous
+    handlers come back after; an ignored signal stays ignored; off the main thread nothing changes."""
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._holding = False
+        self._held: KeyboardInterrupt | None = None
+
+    def __enter__(self) -> Stops:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(sig)
+                theirs = sig == signal.SIGINT and previous is not signal.default_int_handler
+                if previous is signal.SIG_IGN or theirs:
+                    continue  # ignored (a background job), or someone else's Ctrl-C handler: left alone
+                self._previous[sig] = signal.signal(sig, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self._holding and self._held is None:
+            self._held = stop
+            print("\nstopping once the batch is submitted …", file=sys.stderr, flush=True)
+            return
+        raise stop
+
+    @contextlib.contextmanager
+    def held_back(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._held is not None:
+            raise self._held
 
 
 def _review(batch: Batch) -> bool:
@@ -312,6 +367,17 @@ def finish(
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
+def rendered(j: ClipJob) -> tuple[int, int]:
+    """The media frames the server will render for ``j``: the clip's source frames widened by its
+    transition handles, then by ``--handles`` each side, within the media (as the engine widens them)."""
+    e = j.entry
+    assert e.render is not None
+    handles = j.spec.media.handles
+    a, b = e.render[0] - handles, e.render[1] + handles
+    total = e.facts.frames if e.facts is not None else None
+    return max(0, a), b if not total else min(total, b)
+
+
 def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: argparse.Namespace) -> int:
     rows = []
     for j in jobs:
@@ -319,7 +385,8 @@ def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: a
         rows.append({
             "clip": e.name, "track": e.track_label, "record": e.record_tc(loaded),
             "record_frames": list(e.record), "media": str(e.media),
-            "source_frames": list(e.source or ()), "render_frames": list(e.render or ()),
+            "source_frames": list(e.source or ()), "render_frames": list(rendered(j)),
+            "handles": j.spec.media.handles,
             "rate": rate_text(e.media_rate) if e.media_rate else None, "source_timecode": e.source_tc(),
             "output": j.spec.output,
         })  # fmt: skip
@@ -454,7 +521,10 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                   f"{cj.spec.media.range.start}:{cj.spec.media.range.end} "
                   f"({'query' if args.re_reason else 'stored plan'})")  # fmt: skip
         return EXIT_OK
-    with connect(args, start=not args.no_start) as client:
+    # A server started for this runs the profile the clips were made with (--profile, else their own).
+    profiles = {cj.spec.profile for cj in jobs}
+    profile = profiles.pop() if len(profiles) == 1 else ""
+    with connect(args, start=not args.no_start, profile=profile) as client:
         wait_until_ready(client, args)
         caps, cancelled = run_on_server(client, jobs, folder, args)
         failures = [(j, j.failure) for j in jobs if j.failure and not cancelled]

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, MutableMapping
@@ -113,16 +114,18 @@ def check_output(
     """The output's format, or TimelineError (one line) when ``out`` cannot be written.
 
     Refused: ``out`` is the input (also through a symlink or a relative path), an unknown extension, a
-    missing folder, an existing ``out`` (or its ``.otio`` sidecar) without ``overwrite``, an ``.otio``
-    sidecar that would be the input. With ``source``, the input timeline is written once to a temporary
-    folder in the output's format so that a writer that refuses it (the AAF writer refuses clips whose
-    media rate differs from the timeline's) says so before any job runs."""
+    missing folder, a folder nothing can be created in (tried: a temporary folder with a file in it, as
+    the writer makes, then removed), an existing ``out`` (or its ``.otio`` sidecar) without
+    ``overwrite``, an ``.otio`` sidecar that would be the input. With ``source``, the input timeline is
+    written once to a temporary folder in the output's format so that a writer that refuses it (the AAF
+    writer refuses clips whose media rate differs from the timeline's) says so before any job runs."""
     input_path, out = Path(input_path), Path(out)
     fmt = format_of(out, role="output")
     if _same(input_path, out):
         raise TimelineError(f"{out}: is the input timeline; RIVER never writes over it — choose another name")
     if not out.parent.is_dir():
         raise TimelineError(f"{out}: folder {out.parent} does not exist; create it or choose another")
+    _check_writable(out)
     _check_existing(out, fmt, overwrite)
     if CARRIES[fmt.adapter] != Carries():  # a format that may need the .otio beside it
         side = sidecar_path(out)
@@ -136,6 +139,29 @@ def check_output(
     if source is not None and fmt.adapter != "otio_json":
         _trial(source, fmt, out)
     return fmt
+
+
+def _check_writable(out: Path) -> None:
+    """Create (and remove) what the writer will create beside ``out``: a private folder with a file in it.
+    Permissions alone cannot tell (root passes them; /proc, read-only mounts and full disks do not)."""
+    try:
+        with tempfile.TemporaryDirectory(
+            prefix=f".{out.name}.", suffix=".river-check", dir=out.parent
+        ) as tmp:
+            fd = os.open(Path(tmp) / "check", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            try:
+                os.write(fd, b"river")
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        raise TimelineError(_unwritable(out, exc)) from None
+
+
+def _unwritable(out: Path, exc: OSError) -> str:
+    return (
+        f"{out}: cannot create files in {out.parent} ({exc.strerror or exc}); "
+        "choose a folder you can write to for --out"
+    )
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -403,7 +429,7 @@ def _staging(out: Path) -> Iterator[Path]:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".river-tmp", dir=out.parent))
     except OSError as exc:
-        raise TimelineError(f"{out}: cannot write in {out.parent} ({exc.strerror})") from None
+        raise TimelineError(_unwritable(out, exc)) from None
     try:
         yield tmp
     except OSError as exc:

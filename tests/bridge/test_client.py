@@ -697,3 +697,20 @@ def test_no_river_command_says_how_to_install(runtime: Path, monkeypatch: pytest
     monkeypatch.setenv("RIVER_SERVER_COMMAND", "'/no such/river' serve --flag")
     with pytest.raises(BridgeError, match=r"cannot run '/no such/river' serve --flag"):
         RiverClient.connect(start=True)
+
+
+def test_a_server_started_for_a_profile_is_started_with_it(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`river serve` runs the paper profile unless told: a client whose jobs ask for tiny must say so."""
+    argv_file = runtime / "argv"
+    river_cmd = runtime / "river"  # the `river` beside the interpreter, as an install has it
+    river_cmd.write_text(f'#!/bin/sh\necho "$@" > {argv_file}\nexit 3\n')
+    river_cmd.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(runtime / "python"))
+    with pytest.raises(BridgeError, match="exited with code 3"):
+        RiverClient.connect(start=True, profile="tiny", wait=20)
+    assert argv_file.read_text().split() == ["serve", "--profile", "tiny"]
+    with pytest.raises(BridgeError, match="exited with code 3"):
+        RiverClient.connect(start=True, wait=20)  # no profile asked for: the server's default
+    assert argv_file.read_text().split() == ["serve"]

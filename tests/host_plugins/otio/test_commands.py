@@ -198,3 +198,63 @@ def test_an_edl_starting_at_one_hour_reads_its_record_timecode(cut: Path, tmp_pa
         ([10, 17], [30, 37]),
         ([22, 25], [61, 64]),
     ]
+
+
+@pytest.mark.parametrize("command", ["edit", "mark"])
+def test_the_server_started_on_demand_runs_the_profile_asked_for(
+    cut: Path, tmp_path: Path, capsys, monkeypatch, command: str
+) -> None:
+    """No server runs: the one started for `--profile tiny` must be `… serve --profile tiny`, else it loads
+    the paper profile and then refuses the tiny jobs."""
+    monkeypatch.setenv("RIVER_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("RIVER_BRIDGE_DISCOVERY", raising=False)
+    monkeypatch.setenv("RIVER_SERVER_COMMAND", "'/no such/river' serve")
+    what = ["--targets", "1", "--op", "blur"] if command == "edit" else ["where is the dog"]
+    code, _, err = run(capsys, "timeline", command, str(cut), *what, "--select", "all",
+                       "--out", str(tmp_path / "o.otio"), "--profile", "tiny", "-q")  # fmt: skip
+    assert code == 1, err
+    assert "cannot run '/no such/river' serve --profile tiny (" in err, err
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir(), reason="needs Linux's /proc (no files can be made there)"
+)
+def test_an_output_folder_that_takes_no_files_is_refused_before_any_job(
+    cut: Path, capsys, monkeypatch
+) -> None:
+    """/proc is a folder, but nothing can be created in it (not even by root, who passes chmod 555)."""
+    from host_plugins.otio import commands
+
+    def no_server(*_a, **_k):
+        raise AssertionError("a job was about to be submitted")
+
+    monkeypatch.setattr(commands, "connect", no_server)
+    code, _, err = run(capsys, "timeline", "edit", str(cut), "--targets", "1", "--op", "blur",
+                       "--select", "all", "--out", "/proc/river-x.otio")  # fmt: skip
+    assert code == 2, err
+    assert (
+        err.startswith("river: error: /proc/river-x.otio: cannot create files in /proc (")
+        and err.count("\n") == 1
+    ), err
+    assert "choose a folder you can write to" in err
+    assert not list(Path("/proc").glob(".river-x*"))
+
+
+def test_dry_run_shows_the_frames_handles_add_to_the_render(cut: Path, capsys, monkeypatch) -> None:
+    """--handles N widens what the server renders (clamped to the media's 90 frames): the dry run says so."""
+    monkeypatch.setenv("RIVER_RUNTIME_DIR", str(cut.parent / "no-server"))
+    args = ["timeline", "edit", str(cut), "--targets", "dog", "--op", "blur", "--select", "all",
+            "--out", str(cut.parent / "new.otio"), "--dry-run"]  # fmt: skip
+    code, out, err = run(capsys, *args, "--handles", "25", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["submit"]
+    # dog A shows 20:37 (25 before it would be frame -5: from 0), dog B 61:70 (95 is past the end: 90)
+    assert [(r["source_frames"], r["render_frames"], r["handles"]) for r in rows] == [
+        ([20, 37], [0, 62], 25),
+        ([61, 70], [36, 90], 25),
+    ]
+    code, out, err = run(capsys, *args, "--handles", "3")
+    assert code == 0, err
+    assert "frames 20:37 render 17:40 " in out and "frames 61:70 render 58:73 " in out, out
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "frames 61:70 at" in out and "render" not in out, out

@@ -5,6 +5,8 @@ is known. The tiny models' end to end is test_timeline_e2e.py."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -151,3 +153,60 @@ def test_ctrl_c_cancels_the_whole_batch_and_writes_nothing(scene_server: Path, c
     with RiverClient.connect() as client:
         states = {state_name(j.state) for j in client.iter_jobs()}
     assert states <= {"CANCELLED", "SUCCEEDED"} and "CANCELLED" in states, states
+
+
+def test_sigterm_cancels_the_whole_batch_as_ctrl_c_does(scene_server: Path, capsys, monkeypatch) -> None:
+    """`timeout`, or an NLE's script stopping us, sends SIGTERM: the jobs must be cancelled on the server,
+    not left running behind a message that says they were."""
+    folder = scene_server.parent
+    source = cut(scene_server, [Shot("a", 6, 10), Shot("b", 18, 9)], folder / "cut4.otio")
+    seen: list[str] = []
+    real_sleep = batch_module.time.sleep
+
+    def terminate(seconds: float) -> None:
+        seen.append("sleep")
+        if len(seen) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (the main) thread at once
+        real_sleep(seconds)
+
+    monkeypatch.setattr(batch_module.time, "sleep", terminate)
+    out_path = folder / "never.otio"
+    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
+                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
+    assert code == 130, err
+    assert not out_path.exists()
+    from bridge.client import RiverClient, state_name
+
+    with RiverClient.connect() as client:
+        states = {state_name(j.state) for j in client.iter_jobs()}
+    assert states <= {"CANCELLED", "SUCCEEDED"} and "CANCELLED" in states, states
+    assert "cancelling the batch" in err and "no timeline was written" in err, err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_batch_is_submitted_cancels_the_jobs_it_queued(
+    scene_server: Path, capsys, monkeypatch, signum: int
+) -> None:
+    """The signal lands while SubmitBatch is on its way: the server queues the jobs, so the command must
+    wait for their ids and cancel them, not stop with them unknown (and running)."""
+    folder = scene_server.parent
+    source = cut(scene_server, [Shot("a", 6, 10), Shot("b", 18, 9)], folder / "cut5.otio")
+    from bridge.client import RiverClient, state_name
+
+    real_submit = RiverClient.submit_batch
+
+    def submit_then_stop(self, *args, **kwargs):
+        answer = real_submit(self, *args, **kwargs)  # queued on the server …
+        os.kill(os.getpid(), signum)  # … and stopped before the answer is back
+        return answer
+
+    monkeypatch.setattr(RiverClient, "submit_batch", submit_then_stop)
+    out_path = folder / "never.otio"
+    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
+                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
+    assert code == 130, err
+    assert not out_path.exists()
+    with RiverClient.connect() as client:
+        states = [state_name(j.state) for j in client.iter_jobs()]
+    assert len(states) == 2 and set(states) <= {"CANCELLED", "SUCCEEDED"}, states
+    assert "stopping once the batch is submitted" in err and "cancelling the batch" in err, err
