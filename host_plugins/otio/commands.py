@@ -87,7 +87,7 @@ def load(args: argparse.Namespace) -> ClipMap:
     for d in args.search_path:
         if not d.is_dir():
             raise InputError(f"--search-path {d}: not a folder")
-    loaded = read_timeline(args.timeline, rate=rate)
+    loaded = read_timeline(args.timeline, rate=rate, search_paths=[d.resolve() for d in args.search_path])
     finder = MediaFinder(loaded.media_folder, [d.resolve() for d in args.search_path])
     clip_map = map_clips(loaded, finder)
     if not args.quiet and not args.json:
@@ -379,6 +379,7 @@ def rendered(j: ClipJob) -> tuple[int, int]:
 
 
 def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: argparse.Namespace) -> int:
+    checked = check_with_running_server(jobs, args)
     rows = []
     for j in jobs:
         e = j.entry
@@ -392,9 +393,9 @@ def dry_run(loaded: LoadedTimeline, sel: Selection, jobs: list[ClipJob], args: a
         })  # fmt: skip
     skipped = [{"clip": e.name, "track": e.track_label, "why": e.skip} for e in sel.skipped]
     if args.json:
-        print(json.dumps({"submit": rows, "skipped": skipped}, indent=2))
+        print(json.dumps({"submit": rows, "skipped": skipped, "checked": checked}, indent=2))
         return EXIT_OK
-    print(f"would submit {len(rows)} job(s):")
+    print(f"would submit {len(rows)} job(s) ({checked}):")
     for r in rows:
         handles = (
             ""
@@ -486,6 +487,19 @@ def plan_markers(j: ClipJob, loaded: LoadedTimeline, query: str) -> list[SpanMar
                           "media_frames": [a, b]},
             ))  # fmt: skip
     return out
+
+
+def check_with_running_server(jobs: list[ClipJob], args: argparse.Namespace) -> str:
+    """A dry run starts no server, but one that runs checks --op, --format, --profile and --deliver
+    against its lists (InputError, as a real run would refuse them); what was checked, in words."""
+    try:
+        with connect(args, start=False) as client:
+            caps = client.capabilities()
+    except BridgeError:
+        return "--op, --format, --profile and --deliver not checked: no server runs; a real run checks them"
+    for j in jobs[:1]:  # a batch's jobs share their settings
+        check_choices(j.spec, caps)
+    return "settings checked against the running server"
 
 
 # -- rerender -----------------------------------------------------------------------------------

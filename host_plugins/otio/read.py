@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -87,7 +88,9 @@ class LoadedTimeline:
         return round(-Fraction(start.value) / exact_rate(start.rate) * self.rate)
 
 
-def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline:
+def read_timeline(
+    path: Path, *, rate: Fraction | None = None, search_paths: Sequence[Path] = ()
+) -> LoadedTimeline:
     """Read ``path``; ``rate`` is needed for an EDL (else the first findable media's rate is used)."""
     path = Path(path)
     if not path.exists():
@@ -99,7 +102,7 @@ def read_timeline(path: Path, *, rate: Fraction | None = None) -> LoadedTimeline
         )
     notes: list[str] = []
     if fmt.adapter == "cmx_3600" and rate is None:
-        rate = _edl_media_rate(path)
+        rate = _edl_media_rate(path, search_paths)
         notes.append(f"EDL rate {rate_text(rate)} taken from its first media (override with --rate)")
     kwargs = {"rate": float(rate)} if fmt.adapter == "cmx_3600" and rate is not None else {}
     try:
@@ -186,8 +189,9 @@ _EDL_SOURCE = re.compile(
 )
 
 
-def _edl_media_rate(path: Path) -> Fraction:
-    """The rate of the first media an EDL names that exists and PyAV can read (an EDL states no rate)."""
+def _edl_media_rate(path: Path, search_paths: Sequence[Path] = ()) -> Fraction:
+    """The rate of the first media an EDL names that exists (beside it, or by name in ``search_paths``,
+    as its clips are relinked) and PyAV can read (an EDL states no rate)."""
     from host_plugins.otio.probe import MediaProbeError, probe_media
     from host_plugins.otio.relink import MediaFinder
 
@@ -195,7 +199,7 @@ def _edl_media_rate(path: Path) -> Fraction:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise TimelineError(f"{path}: cannot read it ({exc.strerror})") from None
-    finder = MediaFinder(path.parent, probe=False)
+    finder = MediaFinder(path.parent, [Path(d) for d in search_paths], probe=False)
     tried = []
     for name in _EDL_SOURCE.findall(text):
         found = finder.find(name)

@@ -235,7 +235,7 @@ def timeline_source(
 
     path = Path(path).expanduser()
     try:
-        loaded = read_timeline(path, rate=rate)
+        loaded = read_timeline(path, rate=rate, search_paths=[Path(d).resolve() for d in search_paths])
         finder = MediaFinder(loaded.media_folder, [Path(d).resolve() for d in search_paths])
         clip_map = map_clips(loaded, finder)
         selection = select(clip_map, [parse_selector(s) for s in selectors or ("all",)])

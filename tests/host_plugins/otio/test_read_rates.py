@@ -44,3 +44,17 @@ def test_an_edl_naming_its_media_by_url_takes_the_rate_from_it(cut: Path, tmp_pa
     )
     loaded = read_timeline(edl)
     assert loaded.rate == NTSC and any("taken from its first media" in n for n in loaded.notes)
+
+
+def test_an_edls_rate_is_looked_up_in_the_search_paths_too(cut: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "edls"
+    elsewhere.mkdir()
+    edl = elsewhere / "cut.edl"
+    edl.write_text(
+        "TITLE: cut\nFCM: NON-DROP FRAME\n\n"
+        "001  AX       V     C        00:00:00:20 00:00:01:07 01:00:00:00 01:00:00:17\n"
+        "* FROM CLIP NAME: dog.mp4\n"
+    )
+    with pytest.raises(TimelineError, match=r"none of its media was found: dog\.mp4"):
+        read_timeline(edl)
+    assert read_timeline(edl, search_paths=[tmp_path / "footage"]).rate == NTSC

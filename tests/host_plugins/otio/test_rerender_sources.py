@@ -63,3 +63,13 @@ def test_an_fcp7_xml_edit_rerenders_from_the_provenance_its_markers_name(
         assert rc.clip.media_reference.target_url != old.clip.media_reference.target_url
         assert rc.provenance is not None and rc.provenance["seed"] == 3, rc.provenance
         assert rc.provenance["source"]["media"] == str(scene_server)
+
+
+def test_a_dry_run_checks_the_settings_with_a_running_server(scene_server: Path, capsys) -> None:  # noqa: F811
+    source = two_tracks(scene_server, scene_server.parent / "cut.otio")
+    args = ["timeline", "edit", str(source), "--targets", "1", "--select", "all", "--out",
+            str(scene_server.parent / "x.otio"), "--dry-run"]  # fmt: skip
+    code, _, err = river(capsys, *args, "--op", "explode")
+    assert code == 2 and "--op 'explode' is not one of this server's" in err, err
+    code, out, err = river(capsys, *args, "--op", "blur")
+    assert code == 0 and "settings checked against the running server" in out, err
