@@ -5,7 +5,8 @@
 ``marker:NAME`` (clips under the markers of that name — how a file-based workflow marks its
 selection: timeline, track and clip markers alike), ``all``. Selectors of one kind add up
 (``clip:A clip:B`` = A or B); different kinds narrow each other (``track:V2 range:…`` = the clips of
-V2 in the range).
+V2 in the range). The clips of RIVER's own tracks (what an edit laid back) are chosen only by a
+``track:`` selector naming their track; otherwise they are listed as skipped, with that reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from host_plugins.otio.clips import ClipEntry, ClipMap
+from host_plugins.otio.layback import is_river_track
 from host_plugins.otio.rational import frames_at, parse_timecode
 from host_plugins.otio.read import LoadedTimeline, TimelineError
 
@@ -85,6 +87,8 @@ def select(clip_map: ClipMap, selectors: list[Selector]) -> Selection:
             continue
         test = _clip_matches if kind == "clip" else _track_matches
         matched = [e for e in matched if any(test(e, s.value) for s in group)]
+    if "track" not in by_kind:  # RIVER's own clips are edited again only when their track is named
+        matched = [_made_by_river(e) for e in matched]
     chosen = [e for e in matched if e.editable]
     skipped = [e for e in matched if not e.editable]
     if not chosen:
@@ -95,6 +99,14 @@ def select(clip_map: ClipMap, selectors: list[Selector]) -> Selection:
             raise SelectionError(f"--select {what}: no editable clip — {reasons}{more}")
         raise SelectionError(f"--select {what} matches no clip" + _available(clip_map))
     return Selection(selectors=list(selectors), chosen=chosen, skipped=skipped)
+
+
+def _made_by_river(entry: ClipEntry) -> ClipEntry:
+    name = entry.track_name
+    if entry.editable and (is_river_track(name) or is_river_track(name, matte=True)):
+        why = f"made by RIVER (track {name!r}); to edit it again, select it with track:{name}"
+        return replace(entry, skip=why)
+    return entry
 
 
 def _clip_matches(entry: ClipEntry, pattern: str) -> bool:
