@@ -345,4 +345,4 @@ def _effect_text(effect: otio.schema.Effect) -> str:
 
 def _range_text(r: otio.opentime.TimeRange) -> str:
     rate = exact_rate(r.start_time.rate)
-    return f"{r.start_time.value:g}+{r.duration.value:g}@{rate_text(rate)}"
+    return f"{r.start_time.value:.12g}+{r.duration.value:.12g}@{rate_text(rate)}"

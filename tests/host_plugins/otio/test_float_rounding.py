@@ -58,3 +58,20 @@ def test_a_mixed_rate_clip_an_ulp_short_is_edited_and_laid_back_on_its_record_fr
     mixed_rate_cut(tmp_path / "half.otio", 24.5)  # 10.2 frames of the timeline: refused, with the reason
     _, clip_map = mapped(tmp_path / "half.otio", tmp_path)
     assert not clip_map.entries[1].editable and "frames" in (clip_map.entries[1].skip or "")
+
+
+def test_a_source_range_between_frames_is_named_with_its_real_start(tmp_path: Path) -> None:
+    rate = Fraction(25)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    ref = otio.schema.ExternalReference(target_url="/media/pal.mov",
+                                        available_range=time_range(900000, 100, rate))  # fmt: skip
+    source = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(900005.5, 25), otio.opentime.RationalTime(10, 25)
+    )
+    track.append(otio.schema.Clip(name="half", media_reference=ref, source_range=source))
+    timeline = otio.schema.Timeline(name="pal")
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(tmp_path / "pal.otio"))
+    _, clip_map = mapped(tmp_path / "pal.otio", tmp_path)
+    (entry,) = clip_map.entries
+    assert "900005.5+10@25" in entry.skip, entry.skip
