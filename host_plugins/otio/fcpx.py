@@ -65,6 +65,60 @@ def _asset_with_src(original: Any) -> Any:
     return asset_by_id
 
 
+def _exact_rate_of(self: Any, format_id: str) -> Fraction:
+    total, rate = self._format_frame_duration(format_id)
+    return Fraction(rate) / Fraction(total)
+
+
+def _offset_and_lane(self: Any, clip: Any, default_format: str) -> tuple[otio.opentime.RationalTime, str]:
+    """Where a clip sits, in frames of its sequence (``default_format``), exactly. The adapter counted
+    the clip's offset in frames of the clip's own format and its parent's start and offset in the
+    parent's, then added the counts: a 25p clip connected to a 29.97 clip landed minutes away. FCPXML
+    times are seconds, so they are added as seconds and counted once, at the sequence's rate."""
+    clip = self._timing_clip(clip)
+    parent = self.child_parent_map.get(clip)
+    if parent.tag == "spine" and parent.get("lane", None):  # (the adapter's reading of storylines)
+        lane = parent.get("lane")
+        parent = self.child_parent_map.get(parent)
+        parent_start = Fraction(0)
+    else:
+        lane = clip.get("lane", "0")
+        parent_start = _seconds(parent.get("start", None))
+    seconds = _seconds(clip.get("offset")) - parent_start + _seconds(parent.get("offset", None))
+    rate = _exact_rate_of(self, default_format)
+    return otio.opentime.RationalTime(_value(seconds * rate), float(rate)), lane
+
+
+def _sequence_to_stack(self: Any, sequence_element: Any, name: str = "", source_range: Any = None) -> Any:
+    """The adapter's sequence reader with each lane's gaps counted exactly at the sequence's rate (it took
+    ``int()`` of the offset and subtracted the track's duration in whatever rate that sum came out)."""
+    fmt = sequence_element.get("format")
+    rate = _exact_rate_of(self, fmt)
+    items = []
+    for element in sequence_element.iter():
+        if element.tag not in self._composable_elements:
+            continue
+        composable = self._build_composable(element, fmt)
+        offset, lane = self._offset_and_lane(element, fmt)
+        items.append({"track": lane, "offset": offset, "composable": composable,
+                      "audio_only": self._audio_only(element)})  # fmt: skip
+    stack = otio.schema.Stack(name=name, source_range=source_range)
+    for lane in sorted({item["track"] for item in items}):
+        lane_items = self._sorted_items(lane, items)
+        track = otio.schema.Track(name=lane, kind=self._track_type(lane_items))
+        end = Fraction(0)  # frames of the sequence filled so far
+        for item in lane_items:
+            at = Fraction(item["offset"].value)
+            if at > end:
+                track.append(self._create_gap(0, _value(at - end), fmt))
+                end = at
+            track.append(item["composable"])
+            duration = item["composable"].duration()
+            end += Fraction(duration.value) / Fraction(duration.rate).limit_denominator(1001) * rate
+        stack.append(track)
+    return stack
+
+
 def make_exact() -> ModuleType:
     """Patch the loaded fcpx_xml adapter module (see the module docstring); returns it."""
     module = otio.adapters.from_name("fcpx_xml").module()
@@ -74,6 +128,9 @@ def make_exact() -> ModuleType:
     module.FcpxXml._format_frame_rate = _frame_rate
     module.FcpxXml._number_of_frames = _number_of_frames
     module.FcpxXml._asset_by_id = _asset_with_src(module.FcpxXml._asset_by_id)
+    module.FcpxXml._offset_and_lane = _offset_and_lane
+    module.FcpxXml._composable_elements = module.COMPOSABLE_ELEMENTS
+    module.FcpxXml._squence_to_stack = _sequence_to_stack
     table = module.FRAMERATE_FRAMEDURATION
     for n in (24, 30, 48, 60):
         table.setdefault(n * 1000 / 1001, f"1001/{n * 1000}s")
