@@ -28,13 +28,15 @@ from google.protobuf.message import Message
 from bridge.client import (
     KINDS,
     SERVICE_NAME,
+    TIMECODE_FORM,
     BridgeError,
     RiverClient,
+    is_timecode,
     kind_name,
     state_name,
     state_value,
 )
-from bridge.discovery import log_path
+from bridge.discovery import DiscoveryError, log_path
 from bridge.v1 import bridge_pb2
 
 EXIT_OK = 0
@@ -202,8 +204,13 @@ def job_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def one_line_errors(fn: Handler) -> Handler:
-    """BridgeError and bad input become ``river: error: …`` (river's main knows neither): exit 2 for a
-    request refused as invalid or a bad flag, 1 otherwise; the server's field names become flags."""
+    """The bridge's user-facing errors become ``river: error: …`` (river's main knows none of them, and
+    would call them internal errors): exit 2 for a request refused as invalid or a bad flag, 1 otherwise;
+    the server's field names become flags. Every bridge command goes through it, ``river serve`` too.
+
+    - InputError: a flag's value (2);
+    - BridgeError: the server refused or could not be reached (INVALID_ARGUMENT: 2; else 1);
+    - DiscoveryError: an unsafe or unusable runtime directory or discovery file (1)."""
 
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
@@ -222,6 +229,11 @@ def one_line_errors(fn: Handler) -> Handler:
                 return EXIT_USAGE
             error(f"{exc.code}: {as_flags(exc.details)}")
             return EXIT_ERROR
+        except DiscoveryError as exc:
+            if getattr(args, "debug", False):
+                raise
+            error(str(exc))
+            return EXIT_ERROR
 
     return run
 
@@ -229,8 +241,9 @@ def one_line_errors(fn: Handler) -> Handler:
 # The API's field paths as `river jobs submit` spells them (presentation only: the rules are the server's).
 SPEC_FLAGS = {
     "spec.media.path": "MEDIA", "spec.media.range": "--range", "spec.media.handles": "--handles",
-    "spec.media.rate": "--rate", "spec.query": '"query"', "spec.targets.items": "--targets",
-    "spec.plan_json": "--plan", "spec.what": "what to change", "spec.kind": "--kind",
+    "spec.media.rate": "--rate", "spec.media.timecode": "--timecode", "spec.query": '"query"',
+    "spec.targets.items": "--targets", "spec.plan_json": "--plan", "spec.what": "what to change",
+    "spec.kind": "--kind",
     "spec.render.guidance_scale": "--guidance", "spec.render.conditioning_scale": "--conditioning-scale",
     "spec.render.seed": "--seed", "spec.render.steps": "--steps", "spec.render.window": "--window",
     "spec.render.overlap": "--overlap", "spec.output": "--out",
@@ -427,6 +440,8 @@ def spec_from_args(args: argparse.Namespace) -> bridge_pb2.EditSpec:
     """The EditSpec ``river jobs submit`` sends. Only the flags' own syntax is checked here (InputError
     names the flag); how they fit together is the server's to say."""
     rate = parse_rate(args.rate) if args.rate else None
+    if args.timecode and not is_timecode(args.timecode):
+        raise InputError(f"--timecode {args.timecode!r} is not a timecode ({TIMECODE_FORM})")
     settings = job_settings(args)
     plan_json = _read_plan(args.plan, "--plan") if args.plan else None
     if args.query is not None and (plan_json is not None or settings["targets"]):

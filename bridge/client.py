@@ -16,6 +16,7 @@ Every method returns the generated message types (``bridge_pb2.Job`` …) and ra
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -66,6 +67,11 @@ WAIT_SLICE_S = 60.0  # WaitJob is re-issued in slices so a dead connection is no
 WATCH_BACKOFF_S: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0)  # ~26 s in all
 RETRY_BACKOFF_S: tuple[float, ...] = (0.2, 0.5, 1.0)  # idempotent unary calls, on UNAVAILABLE
 
+TIMECODE_FORM: Final = "HH:MM:SS:FF, ';' before FF for drop frame"
+# The engine's timecode syntax (river_core.media.rational), which this module cannot import; whether
+# the frames fit the clip's rate is the server's to say.
+_TIMECODE = re.compile(r"\d{1,2}[:;.,][0-5]\d[:;.,][0-5]\d[:;.,]\d{2,3}")
+
 _R = TypeVar("_R")
 _RENDER_FIELDS = tuple(f.name for f in bridge_pb2.RenderOptions.DESCRIPTOR.fields)
 
@@ -113,6 +119,12 @@ def kind_value(kind: str) -> bridge_pb2.JobKind:
         return KINDS[kind.lower()]
     except KeyError:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}") from None
+
+
+def is_timecode(text: str) -> bool:
+    """``"01:00:00:00"`` or ``"00:59:59;29"`` (drop frame) is one; the frames' fit to the rate is not
+    checked here (the clip's rate is the server's to know)."""
+    return _TIMECODE.fullmatch(text.strip()) is not None
 
 
 def state_value(state: str) -> int:
@@ -352,6 +364,8 @@ class RiverClient:
         """
         # abspath, not resolve(): normalized, but through the same symlinks the host uses.
         path = os.path.abspath(os.fspath(media))  # noqa: PTH100
+        if timecode and not is_timecode(timecode):
+            raise ValueError(f"timecode {timecode!r} is not a timecode ({TIMECODE_FORM})")
         ref = bridge_pb2.MediaRef(path=path, timecode=timecode, handles=handles, range_text=range_text)
         if frames is not None and range_text:
             raise ValueError("give the range as frames or as range_text, not both")

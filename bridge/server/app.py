@@ -9,9 +9,11 @@ sockets there) or on request (``--port``).
 
 from __future__ import annotations
 
+import errno
 import hmac
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -125,8 +127,16 @@ class BridgeServer:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> discovery.Discovery:
-        config = self.config
+        """Serve; a start that fails (a port in use, an unusable job store …) leaves nothing held."""
         self._take_lock()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop(grace=0)
+            raise
+
+    def _start(self) -> discovery.Discovery:
+        config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.outputs.mkdir(parents=True, exist_ok=True)
         store = self.store = JobStore(config.db_path)
@@ -142,11 +152,7 @@ class BridgeServer:
                 + (f" (removed {len(removed)} temporaries)" if removed else "")
             )
         runner = self.runner = self._runner(store)
-        try:
-            runner.start()  # Ray: actors up and storage checked before anything is served
-        except BaseException:
-            self.stop(grace=0)  # the locks and the store go too: a refused start leaves nothing held
-            raise
+        runner.start()  # Ray: actors up and storage checked before anything is served
         service = BridgeService(store, runner, config, self.readiness, __version__, os.getpid())
         self._executor = futures.ThreadPoolExecutor(
             max_workers=config.workers, thread_name_prefix="river-rpc"
@@ -253,12 +259,14 @@ class BridgeServer:
     def _bind(self, server: grpc.Server) -> str:
         config = self.config
         if config.port is not None or not discovery.uds_supported():
-            port = server.add_secure_port(
-                f"127.0.0.1:{config.port or 0}",
-                grpc.local_server_credentials(grpc.LocalConnectionType.LOCAL_TCP),
-            )
-            if port == 0:
-                raise OSError(f"could not listen on 127.0.0.1:{config.port}; is the port taken?")
+            wanted = config.port or 0
+            # Asked first, in Python: a port grpc cannot bind costs a C-core log line on stderr and a
+            # RuntimeError that does not say why (GRPC_VERBOSITY is read only when grpc is imported).
+            if wanted and (problem := _tcp_port_problem(wanted)):
+                raise OSError(problem)
+            port = _add_port(server, f"127.0.0.1:{wanted}", grpc.LocalConnectionType.LOCAL_TCP)
+            if port == 0:  # taken between the check and the bind
+                raise OSError(_tcp_port_problem(wanted) or f"could not listen on 127.0.0.1:{wanted}")
             return f"127.0.0.1:{port}"
         sock = Path(config.socket or discovery.default_socket_path()).absolute()
         if len(str(sock)) > 100:
@@ -266,7 +274,7 @@ class BridgeServer:
         sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         sock.unlink(missing_ok=True)  # a stale socket of a dead server (we hold the lock)
         address = discovery.unix_address(sock)
-        if server.add_secure_port(address, grpc.local_server_credentials(grpc.LocalConnectionType.UDS)) == 0:
+        if _add_port(server, address, grpc.LocalConnectionType.UDS) == 0:
             raise OSError(f"could not listen on {address}")
         sock.chmod(0o600)
         self._socket = sock
@@ -293,6 +301,33 @@ class BridgeServer:
     def _release_lock(self) -> None:
         while self._lock_fds:
             os.close(self._lock_fds.pop())
+
+
+def _add_port(server: grpc.Server, address: str, kind: grpc.LocalConnectionType) -> int:
+    """The port bound, 0 when it could not be (grpcio raises RuntimeError for that; older ones return 0)."""
+    try:
+        return int(server.add_secure_port(address, grpc.local_server_credentials(kind)))
+    except RuntimeError:
+        return 0
+
+
+def _tcp_port_problem(port: int) -> str | None:
+    """Why ``port`` on 127.0.0.1 cannot be listened on (a one-line message naming the fix), or None.
+
+    The probe binds as grpc does (SO_REUSEADDR on POSIX, so a port in TIME_WAIT counts as free)."""
+    fix = "pick another --port, or --port 0 for a free one"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on 127.0.0.1 is in use (another server?); {fix}"
+            if exc.errno == errno.EACCES:
+                return f"port {port} on 127.0.0.1 needs privileges (ports below 1024 do); {fix}"
+            return f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); {fix}"
+    return None
 
 
 def _flock(path: Path) -> int | None:

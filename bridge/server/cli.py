@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bridge.cli_jobs import one_line_errors
+
 EPILOG = """examples:
   river serve --media-root ~/Footage --media-root /Volumes/Media   (Unix socket; token in the discovery file)
   river serve --port 0 --profile tiny --no-preload                   (loopback TCP, any free port)
@@ -74,9 +76,11 @@ def add_serve(groups: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_serve)
 
 
+@one_line_errors  # the bridge's own user errors (an unsafe runtime directory …) as `river jobs` has them
 def cmd_serve(args: argparse.Namespace) -> int:
     from bridge.server.app import BridgeServer, ServerRunning
     from bridge.server.config import ServerConfig, default_media_roots, default_state_dir
+    from bridge.server.store import StoreError
     from river_core.errors import RiverError
 
     if args.runner == "ray":
@@ -111,11 +115,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server = BridgeServer(config, llm=args.llm, say=say)
     try:
-        server.start()
-    except ServerRunning as exc:
+        server.start()  # a start that fails has stopped the server again
+    except (ServerRunning, StoreError) as exc:
         raise RiverError(str(exc)) from None
     except OSError as exc:
-        server.stop(grace=0)
         raise RiverError(f"could not start the server: {exc}") from None
     # SIGTERM and Ctrl-C are the normal way to stop a server: stop cleanly and exit 0.
     stop = threading.Event()

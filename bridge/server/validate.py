@@ -26,8 +26,9 @@ from bridge.server.config import PathRefused, ServerConfig, resolve_media, resol
 from bridge.v1 import bridge_pb2 as pb
 from river_core import request as engine
 from river_core.components import PROFILES
+from river_core.errors import RiverError
 from river_core.media.formats import DELIVERY_FORMATS
-from river_core.media.rational import FrameRange
+from river_core.media.rational import FrameRange, Timecode
 
 if TYPE_CHECKING:
     from river_core.media import MediaInfo
@@ -56,6 +57,7 @@ FIELD_PATHS: Final = {
 """Engine request fields → where they are in the API (the rest are ``spec.<field>``)."""
 MAX_PLAN: Final = 1 << 20
 MAX_PATH: Final = 4096
+MAX_TIMECODE: Final = 32
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -241,8 +243,6 @@ def _check_media(ref: pb.MediaRef, config: ServerConfig) -> tuple[pb.MediaRef, M
         raise invalid("spec.media.path", f"cannot use {ref.path[:200]} ({exc.strerror})") from None
     if not exists:
         raise RequestError(grpc.StatusCode.NOT_FOUND, f"spec.media.path: no such file {ref.path}")
-    from river_core.errors import RiverError
-
     try:
         stat = real.stat()
         info = _probe(str(real), stat.st_size, stat.st_mtime_ns)
@@ -259,9 +259,22 @@ def _check_media(ref: pb.MediaRef, config: ServerConfig) -> tuple[pb.MediaRef, M
                 f"spec.media.rate: the host says {ref.rate.num}/{ref.rate.den} but {real.name} is "
                 f"{info.rate.numerator}/{info.rate.denominator} fps; relink the clip or fix the rate",
             )
+    if ref.timecode:
+        _check_timecode(ref.timecode, info.rate)
     out = pb.MediaRef(path=str(real), timecode=ref.timecode, handles=ref.handles)
     out.rate.num, out.rate.den = info.rate.numerator, info.rate.denominator
     return out, info
+
+
+def _check_timecode(text: str, rate: Fraction) -> None:
+    """The host's timecode at the range's start: recorded with the job, so it must be one at the clip's
+    rate (``HH:MM:SS:FF``, ``;`` before FF for drop frame)."""
+    if len(text) > MAX_TIMECODE:
+        raise invalid("spec.media.timecode", f"is {len(text)} characters, not HH:MM:SS:FF (or HH:MM:SS;FF)")
+    try:
+        Timecode.parse(text, rate)
+    except RiverError as exc:  # the engine's message: what is wrong with it, and the form
+        raise invalid("spec.media.timecode", str(exc)) from None
 
 
 @functools.lru_cache(maxsize=256)

@@ -98,6 +98,10 @@ def test_submit_a_plan_renders_it(bridge: Served, river: River, tmp_path: Path) 
         (["--plan", "bad.json"], "--plan bad.json is not JSON"),
         (["q", "--targets", "3"], "give either a query or --plan/--targets, not both"),
         (["--targets", ","], "--targets is empty"),
+        (
+            ["--targets", "1", "--op", "blur", "--timecode", "garbage", "--no-start"],
+            "--timecode 'garbage' is not a timecode (HH:MM:SS:FF, ';' before FF for drop frame)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_the_flag(
@@ -108,6 +112,20 @@ def test_bad_input_is_one_line_naming_the_flag(
     code, out, err = river("submit", "clip.mov", *argv)  # no server needed: the flags' own syntax
     assert code == 2 and out == ""
     assert err.startswith("river: error: ") and named in err and err.count("\n") == 1
+
+
+def test_an_unsafe_runtime_dir_is_one_line_not_an_internal_error(
+    runtime: Path, river: River, tmp_path: Path
+) -> None:
+    """A DiscoveryError reached outside the client's own wrapping (the log of a server started on
+    demand for an explicit --discovery) is the user's to fix: one line, exit 1."""
+    runtime.chmod(0o755)
+    code, out, err = river("submit", "/m/clip.mov", "q", "--discovery", str(tmp_path / "none.json"), "-q")
+    assert code == 1 and out == ""
+    assert err == (
+        f"river: error: the runtime directory {runtime} is accessible by others (mode 0755); "
+        f"chmod 700 {runtime} or set RIVER_RUNTIME_DIR\n"
+    )
 
 
 def test_the_servers_lists_and_rules_decide(bridge: Served, river: River) -> None:

@@ -387,6 +387,11 @@ def test_edit_spec_fills_one_what_and_checks_its_arguments() -> None:
         RiverClient.edit_spec("/m/a.mov", render={"cfg": 3})
     with pytest.raises(ValueError, match="not the string"):
         RiverClient.edit_spec("/m/a.mov", targets="dog")
+    for bad in ("garbage", "1:00:00", "01:00:00:00:00", "01:60:00:00", "01:00:00:5"):
+        with pytest.raises(ValueError, match=rf"timecode '{bad}' is not a timecode \(HH:MM:SS:FF"):
+            RiverClient.edit_spec("/m/a.mov", kind="twin", timecode=bad)
+    for good in ("01:00:00:00", "00:59:59;29", "1:00:00:00", "00:00:10:119"):
+        assert RiverClient.edit_spec("/m/a.mov", kind="twin", timecode=good).media.timecode == good
     assert kind_value("PLAN") == pb.JOB_KIND_PLAN and state_value("awaiting_confirmation") == AWAITING
     with pytest.raises(ValueError, match="queued, running"):
         state_value("done")

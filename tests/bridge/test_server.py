@@ -434,6 +434,101 @@ def test_one_server_per_runtime_dir_and_per_state_dir(
     make_server()  # the locks went with the first server
 
 
+def test_a_malformed_timecode_is_invalid_argument_naming_the_field(
+    client: RiverClient, media_root: Path
+) -> None:
+    """Another client than ours can send any text as the host's timecode: it is checked at the clip's
+    rate (the syntax, and a frame number the rate has), never recorded as it came."""
+    media = media_root / "clip.mp4"
+    for bad, why in (
+        ("garbage", "is not HH:MM:SS:FF"),
+        ("00:00:00:99", "out of range"),
+        ("1" * 5000, "5000"),
+    ):
+        spec = client.edit_spec(media, kind="twin", frames=(0, 3))
+        spec.media.timecode = bad
+        with pytest.raises(BridgeError) as caught:
+            client.submit(spec)
+        assert caught.value.code == "INVALID_ARGUMENT"
+        assert caught.value.details.startswith("spec.media.timecode: ") and why in caught.value.details
+    assert not client.list_jobs().jobs
+    job = client.submit_edit(media, kind="twin", frames=(0, 3), timecode="01:00:00:00")
+    assert job.spec.media.timecode == "01:00:00:00"
+
+
+def serve(argv: list[str], tmp_path: Path, media_root: Path) -> int:
+    """``river serve ARGV`` in this process, as the ``river`` command runs it."""
+    from river_core.cli import main
+
+    common = ["--profile", "tiny", "--no-preload", "-q", "--media-root", str(media_root)]
+    return main(["serve", *common, "--output-root", str(tmp_path / "out"), *argv], extensions=[add_serve])
+
+
+def test_serve_on_a_port_in_use_is_one_line(
+    make_server: Callable[..., BridgeServer],
+    tmp_path: Path,
+    media_root: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Not grpc's C-core log line and an internal error (exit 70), but what is wrong and the fix."""
+    first = make_server(port=0)
+    port = int(first.address.rsplit(":", 1)[1])
+    capfd.readouterr()
+    other = ["--discovery", str(tmp_path / "other.json"), "--state-dir", str(tmp_path / "other")]
+    assert serve(["--port", str(port), *other], tmp_path, media_root) == 1
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err == (
+        f"river: error: could not start the server: port {port} on 127.0.0.1 is in use (another server?); "
+        "pick another --port, or --port 0 for a free one\n"
+    )
+    # The failed start left no lock behind: a server on a free port starts with the same files.
+    first.stop()
+    again = make_server(port=0, discovery=tmp_path / "other.json", state_dir=tmp_path / "other")
+    assert again.address.startswith("127.0.0.1:")
+
+
+def test_a_port_taken_after_the_check_is_still_one_line(
+    make_server: Callable[..., BridgeServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port checked free, then taken before grpc binds it: grpc's RuntimeError (which says nothing
+    of why) becomes the same OSError `river serve` reports in one line, and the start leaves nothing held."""
+    from bridge.server import app
+
+    first = make_server(port=0)
+    port = int(first.address.rsplit(":", 1)[1])
+    checks = iter([None])  # the first check misses it; the one after the failed bind sees it
+    real = app._tcp_port_problem
+    monkeypatch.setattr(app, "_tcp_port_problem", lambda p: next(checks, None) or real(p))
+    other = {"discovery": tmp_path / "other.json", "state_dir": tmp_path / "other"}
+    with pytest.raises(OSError, match=rf"^port {port} on 127.0.0.1 is in use \(another server\?\)"):
+        make_server(port=port, **other)
+    assert make_server(port=0, **other).address.startswith("127.0.0.1:")
+
+
+def test_serve_with_an_unsafe_runtime_dir_is_a_user_error(
+    runtime_dir: Path, tmp_path: Path, media_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bridge's own errors (DiscoveryError here) are the user's to fix: exit 1, no "bug"."""
+    runtime_dir.chmod(0o755)
+    assert serve(["--port", "0", "--state-dir", str(tmp_path / "state")], tmp_path, media_root) == 1
+    assert capsys.readouterr().err == (
+        f"river: error: the runtime directory {runtime_dir} is accessible by others (mode 0755); "
+        f"chmod 700 {runtime_dir} or set RIVER_RUNTIME_DIR\n"
+    )
+
+
+def test_serve_with_an_unusable_job_store_is_a_user_error(
+    runtime_dir: Path, tmp_path: Path, media_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "jobs.sqlite3").write_text("not a database\n")
+    assert serve(["--port", "0", "--state-dir", str(tmp_path / "bad")], tmp_path, media_root) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("river: error: ") and err.count("\n") == 1
+    assert "is not a RIVER NLE job store" in err and "bug" not in err
+
+
 def test_reflection_lists_the_service_to_a_client_with_the_token(server: BridgeServer) -> None:
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
         ProtoReflectionDescriptorDatabase,
