@@ -30,6 +30,21 @@ from river_core.errors import RiverError
 LOSS_TYPES: Final = ("grpo", "dr_grpo", "dapo", "bnpo")
 SCALE_REWARDS: Final = ("group", "batch", "none")
 PROMPT_STYLES: Final = ("full", "small", "tiny")  # river_core.reasoning.reasoner.PROMPT_STYLES
+AT_LEAST_ONE: Final = (
+    "tiny_hidden",
+    "tiny_layers",
+    "max_completion_tokens",
+    "max_execute_rounds",
+    "max_train_tasks",
+    "max_eval_tasks",
+    "sft_batch_size",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "save_steps",
+    "logging_steps",
+)
+"""The integer keys that must be at least 1 (the recipe's sizes and counts), checked in one place."""
+_NULLABLE: Final = ("max_train_tasks", "max_eval_tasks")
 
 
 class ConfigError(RiverError, ValueError):
@@ -167,8 +182,23 @@ class TrainConfig:
                 raise ConfigError(f"`{name}` must be 0 or more, got {getattr(self, name)}")
         if self.sft_schedule not in ("constant", "cosine"):
             raise ConfigError(f"`sft_schedule` must be constant or cosine, got {self.sft_schedule!r}")
-        if self.save_steps < 1:
-            raise ConfigError(f"`save_steps` must be at least 1, got {self.save_steps}")
+        for name in AT_LEAST_ONE:  # sizes and counts: 0 would divide by zero or train nothing
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                null = " or null" if name in _NULLABLE else ""
+                raise ConfigError(f"`{name}` must be at least 1{null}, got {value}")
+        if self.grpo_max_steps != -1 and self.grpo_max_steps < 1:
+            raise ConfigError(
+                f"`grpo_max_steps` must be at least 1 (or -1: train `grpo_epochs`), got {self.grpo_max_steps}"
+            )
+        if not self.temperature > 0:
+            raise ConfigError(f"`temperature` must be more than 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"`top_p` must be more than 0 and at most 1, got {self.top_p}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ConfigError(f"`lora_dropout` must be 0 or more and less than 1, got {self.lora_dropout}")
+        if self.epsilon < 0:
+            raise ConfigError(f"`epsilon` must be 0 or more, got {self.epsilon}")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -177,14 +207,24 @@ class TrainConfig:
 def load_config(path: Path | str, overrides: list[str] | None = None) -> TrainConfig:
     """A recipe from YAML, then ``overrides`` (``key=value``, the value read as YAML) on top."""
     path = Path(path)
+    hint = "a YAML recipe such as trainer/configs/tiny-cpu.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the recipe {str(path)!r}: {exc}") from exc
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"the recipe {path} is not text (not UTF-8); give {hint}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the recipe {path}: {exc.strerror}; give {hint}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_problem(path, exc)) from None
+    if data is None:
+        raise ConfigError(f"the recipe {path} is empty; give {hint}")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe is a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"the recipe {path} is not a mapping of keys to values (it holds a {type(data).__name__}); "
+            f"give {hint}"
+        )
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted(set(data) - set(known), key=str)  # keys may be numbers: `1: x`
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(known)}")
     if "tasks" in data and isinstance(data["tasks"], str) and not Path(data["tasks"]).is_absolute():
@@ -194,6 +234,17 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> TrainCo
         values["tasks"] = ""
     config = TrainConfig(**values)
     return apply_overrides(config, overrides or [])
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: file, line, column and the parser's short problem."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        return (
+            f"the recipe {path} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        )
+    return f"the recipe {path} is not valid YAML: {' '.join(str(exc).split())}"
 
 
 def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from river_core.errors import RiverError
+from river_core.atomic import _inside, check_replaceable_folder, same_file, write_manifest
+from river_core.errors import OutputError, RiverError
 from river_core.reasoning.llm_transformers import TransformersLLM
 from river_core.reasoning.sandbox import Sandbox
 from river_core.rewards.structured import r_dt, r_exec, r_token
@@ -162,13 +164,15 @@ def train(
     out: Path,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     do_sft: bool = True,
     do_grpo: bool = True,
     do_eval: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the recipe into ``out`` (see the module docstring); returns the summary also written to
-    ``out/summary.json``."""
+    ``out/summary.json``. ``out`` must be new, empty or a run folder RIVER wrote (see
+    :func:`prepare_run_folder`); it gets the output manifest of :mod:`river_core.atomic`."""
     os.environ.setdefault("TORCH_COMPILE_DISABLE", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     if config.judge is not None:
@@ -176,7 +180,83 @@ def train(
             "`judge` is set, but R_perf needs the edited video rendered for each rollout and this trainer "
             "renders nothing; leave `judge` null (R_perf is then not applicable)"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_run_folder(out, grpo=do_grpo, resume=resume, overwrite=overwrite, tasks=config.tasks)
+    if not progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # save_pretrained's "Writing model shards"
+    try:
+        return _train(
+            config, out, resume=resume, do_sft=do_sft, do_grpo=do_grpo, do_eval=do_eval, progress=progress
+        )
+    finally:
+        write_manifest(out)  # also after a failure: the folder is RIVER's, to --resume or --overwrite
+        if not progress:
+            hf_logging.enable_progress_bar()
+
+
+def prepare_run_folder(
+    out: Path, *, grpo: bool, resume: bool, overwrite: bool, tasks: str | Path | None = None
+) -> None:
+    """Make ``out`` ready for a run, or refuse it (:class:`OutputError`) before any work.
+
+    New or empty: used. Otherwise it must be a folder RIVER wrote holding nothing else
+    (:func:`~river_core.atomic.check_replaceable_folder`, the rule of every ``--out``); then ``resume``
+    continues a training run, GRPO continues a training run without ``grpo/`` (the SFT run it starts
+    from), and ``overwrite`` empties the folder so the new run replaces the old one whole (no stale
+    ``grpo/`` beside a new ``model/``). ``out`` never holds the ``tasks`` folder.
+    """
+    if tasks and (same_file(out, Path(tasks)) or _inside(Path(tasks), out)):
+        raise OutputError(f"--out {out} holds the tasks folder {tasks}; choose another --out")
+    if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
+        kind = "a symbolic link" if out.is_symlink() else "a file"
+        raise OutputError(f"--out {out} is {kind}, and a run folder is written there; choose another --out")
+    try:
+        if not out.exists() or not any(out.iterdir()):
+            out.mkdir(parents=True, exist_ok=True)
+            write_manifest(out)
+            return
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the run folder {out}: {exc.strerror}; choose another --out"
+        ) from None
+    check_replaceable_folder(out)
+    run = _is_training_run(out)
+    if run and (resume or (grpo and not overwrite and not (out / "grpo").exists())):
+        return
+    if not overwrite:
+        what = "a RIVER training run" if run else "other RIVER output (not a training run)"
+        raise OutputError(
+            f"output {out}/ holds {what} already; pass --overwrite to replace it"
+            f"{', --resume to continue it' if run and grpo else ''} or choose another --out"
+        )
+    for entry in os.scandir(out):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            Path(entry.path).unlink()
+    write_manifest(out)
+
+
+def _is_training_run(folder: Path) -> bool:
+    """True when ``folder`` holds the recipe a run writes first (``config.json``, a TrainConfig)."""
+    try:
+        recipe = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(recipe, dict) and {"tasks", "sft_epochs", "grpo_lr"} <= recipe.keys()
+
+
+def _train(
+    config: TrainConfig,
+    out: Path,
+    *,
+    resume: bool,
+    do_sft: bool,
+    do_grpo: bool,
+    do_eval: bool,
+    progress: bool,
+) -> dict[str, Any]:
     (out / "config.json").write_text(json.dumps(config.to_json(), indent=2), encoding="utf-8")
     log = append_jsonl(out / "metrics.jsonl")
     if not resume and (out / "metrics.jsonl").exists():
@@ -206,6 +286,12 @@ def train(
                     skipped += 1
                     continue
                 oracles.append(o.rollout)
+            if not oracles:
+                raise ConfigError(
+                    f"no oracle rollout for SFT: all {skipped} train task(s) were skipped (no oracle, or "
+                    f"longer than `max_completion_tokens` = {config.max_completion_tokens}); raise "
+                    "`max_completion_tokens` or set `sft_epochs` to 0"
+                )
             summary["sft_rollouts"], summary["sft_skipped"] = len(oracles), skipped
             model = with_lora(llm.model, config) if config.sft_lora else llm.model
             losses = sft(
@@ -259,7 +345,7 @@ def _reload(folder: Path, like: TransformersLLM) -> TransformersLLM:
     return TransformersLLM(model, like.tokenizer, info=like.info, plan=like.plan)
 
 
-def grpo_args(config: TrainConfig, output_dir: Path) -> Any:
+def grpo_args(config: TrainConfig, output_dir: Path, *, progress: bool = True) -> Any:
     """TRL's GRPOConfig for the recipe: the paper's objective (loss "grpo", group scaling, β > 0)."""
     from trl import GRPOConfig
 
@@ -292,7 +378,7 @@ def grpo_args(config: TrainConfig, output_dir: Path) -> Any:
         use_vllm=config.use_vllm,
         remove_unused_columns=False,
         save_only_model=False,
-        disable_tqdm=False,
+        disable_tqdm=not progress,
         lr_scheduler_type="constant",
         warmup_steps=0,
         weight_decay=0.0,
@@ -310,10 +396,12 @@ def make_trainer(
     log: Callable[[dict[str, Any]], None] | None = None,
     rollout_func: Any = None,
     callbacks: list[Any] | None = None,
+    progress: bool = True,
 ) -> Any:
-    """A ``GRPOTrainer`` over ``episodes`` with the protocol rollout function and our rewards."""
+    """A ``GRPOTrainer`` over ``episodes`` with the protocol rollout function and our rewards;
+    ``progress=False``: no progress bar and no log lines on the terminal (metrics.jsonl has them)."""
     from datasets import Dataset
-    from transformers import TrainerCallback
+    from transformers import PrinterCallback, TrainerCallback
     from trl import GRPOTrainer
 
     from river_core.rl.sft import lora_config
@@ -336,16 +424,19 @@ def make_trainer(
             if log is not None and logs:
                 log({"phase": "grpo", "step": state.global_step, **logs})
 
-    return GRPOTrainer(
+    trainer = GRPOTrainer(
         model=llm.model,
         reward_funcs=[reward_token, reward_exec, reward_dt, make_reward_perf(None), reward_task],
-        args=grpo_args(config, output_dir),
+        args=grpo_args(config, output_dir, progress=progress),
         train_dataset=dataset,
         processing_class=llm.tokenizer,
         peft_config=lora_config(config),
         rollout_func=rollout_func,
         callbacks=[_Log(), *(callbacks or [])],
     )
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # what Trainer prints each log with disable_tqdm
+    return trainer
 
 
 def run_grpo(
@@ -362,7 +453,9 @@ def run_grpo(
 ) -> TransformersLLM:
     """GRPO from ``llm`` (the reference); returns the trained policy with its adapter merged.
     ``resume``: continue from the last ``output_dir/checkpoint-*`` (optimizer, scheduler, RNG, step)."""
-    trainer = make_trainer(llm, episodes, sandbox, config, output_dir, log=log, callbacks=callbacks)
+    trainer = make_trainer(
+        llm, episodes, sandbox, config, output_dir, log=log, callbacks=callbacks, progress=progress
+    )
     checkpoint = resume and any(output_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     model = merged(trainer.accelerator.unwrap_model(trainer.model))

@@ -31,7 +31,9 @@ COLUMNS = (
 
 def read_summary(run: Path) -> dict[str, Any]:
     path = run / "summary.json" if run.is_dir() else run
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))  # ValueError: not JSON or not UTF-8
+    if not isinstance(data, dict):
+        raise ValueError(f"it holds a {type(data).__name__}, not a mapping")
     return data
 
 
