@@ -142,6 +142,27 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     assert status == 1 and "absent in frames 20:24" in err
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("content_hash", "sha256:" + "0" * 64, "other media (content sha256:000000000000…"),
+        ("frame_range", {"start": 0, "end": 5}, "other frames (0:5, this twin's 0:"),
+    ],
+)
+def test_plan_validate_refuses_a_plan_made_on_another_twin(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", plan_path)[0] == 0
+    data = json.loads(plan_path.read_text())
+    data["twin"][field] = value
+    write(plan_path, json.dumps(data))
+    status, out, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "the plan was made on another twin" in err and message in err and "river reason" in err
+
+
 def test_rollout_score_gives_the_structured_rewards(
     run_cli: Run, small_twin_path: Path, tmp_path: Path
 ) -> None:
