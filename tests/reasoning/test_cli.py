@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from river_core.errors import RiverError
 from river_core.reasoning.view import parse_compact_view
 from river_core.twin.schema import TwinDocument
 
@@ -140,6 +141,28 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     write(plan_path, json.dumps(data))
     status, _, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
     assert status == 1 and "absent in frames 20:24" in err
+
+
+@pytest.mark.parametrize("config", [None, "{}"])
+def test_reason_with_a_folder_that_is_no_model_is_one_line(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, config: str | None
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config is not None:
+        write(folder / "config.json", config)  # no model_type: transformers raises ValueError
+    for debug in ([], ["--debug"]):
+        try:
+            status, _, err = run_cli(
+                "reason", small_twin_path, "q", "--llm", f"transformers:{folder}",
+                "--out", tmp_path / "p.json", *debug,
+            )  # fmt: skip
+        except RiverError as exc:  # --debug: the error itself, which main() exits 1 with
+            status, err = 1, str(exc)
+        assert status == 1 and "internal error" not in err, err
+        assert f"the directory '{folder}' does not hold a checkpoint of reasoner LLM" in err
+        assert ("not a model folder: no config.json" in err) == (config is None), err
+    assert not (tmp_path / "p.json").exists()
 
 
 @pytest.mark.parametrize(
