@@ -239,17 +239,18 @@ def load_plan(path: Path | str, twin: TwinDocument | None = None) -> EditPlan:
     return plan
 
 
-def twin_mismatch(plan: EditPlan, twin: TwinDocument) -> list[str]:
-    """How ``twin`` differs from the twin ``plan`` was made on where it matters to the plan's ids: other
-    media (content hash), other frames (range). Empty when it is that twin or a rebuild of it."""
+def twin_mismatch(plan: EditPlan | TwinRef, twin: TwinDocument) -> list[str]:
+    """How ``twin`` differs from the twin ``plan`` (or a :class:`TwinRef`) was made on where it matters
+    to the plan's ids: other media (content hash), other frames (range). Empty when it is that twin or a
+    rebuild of it."""
+    ref = plan.twin if isinstance(plan, EditPlan) else plan
     differ = []
-    if plan.twin.content_hash != twin.video.content_hash:
+    if ref.content_hash != twin.video.content_hash:
         differ.append(
-            f"other media (content {_short(plan.twin.content_hash)}, this twin's "
-            f"{_short(twin.video.content_hash)})"
+            f"other media (content {_short(ref.content_hash)}, this twin's {_short(twin.video.content_hash)})"
         )
-    if plan.twin.frame_range != twin.video.frame_range:
-        differ.append(f"other frames ({plan.twin.frame_range}, this twin's {twin.video.frame_range})")
+    if ref.frame_range != twin.video.frame_range:
+        differ.append(f"other frames ({ref.frame_range}, this twin's {twin.video.frame_range})")
     return differ
 
 

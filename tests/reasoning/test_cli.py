@@ -143,6 +143,35 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     assert status == 1 and "absent in frames 20:24" in err
 
 
+@pytest.mark.parametrize("replayed", ["trace", "plan"])
+def test_reason_refuses_to_replay_a_rollout_made_on_another_twin(
+    run_cli: Run, small_twin: TwinDocument, small_twin_path: Path, tmp_path: Path, replayed: str
+) -> None:
+    from river_core.twin.schema import save_twin
+
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    saved = {"plan": tmp_path / "plan.json", "trace": tmp_path / "trace.json"}
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}",
+        "--out", saved["plan"], "--trace", saved["trace"],
+    )  # fmt: skip
+    assert status == 0, err
+    video = small_twin.video.model_copy(update={"content_hash": "sha256:" + "1" * 64})
+    other = save_twin(small_twin.model_copy(update={"video": video}), tmp_path / "other" / "twin.json")
+    out = tmp_path / "again.json"
+    status, _, err = run_cli("reason", other, "q", "--llm", f"replay:{saved[replayed]}", "--out", out)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "the rollout was made on another twin (other media (content sha256:" in err
+    assert not out.exists()
+
+
+def test_rollout_score_of_a_missing_file_names_no_other_commands_flag(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    status, _, err = run_cli("rollout", "score", tmp_path / "missing.txt", "--twin", small_twin_path)
+    assert status == 1 and "cannot read the rollout" in err and "--llm" not in err, err
+
+
 @pytest.mark.parametrize("config", [None, "{}"])
 def test_reason_with_a_folder_that_is_no_model_is_one_line(
     run_cli: Run, small_twin_path: Path, tmp_path: Path, config: str | None
@@ -254,7 +283,8 @@ def test_sandbox_run_warns_loudly_without_os_isolation(
     ("flags", "message"),
     [
         (["--samples", "0"], "--samples 0 must be at least 1"),
-        (["--max-rounds", "-1"], "--max-rounds -1 must be 0 or more"),
+        (["--max-rounds", "-1"], "--max-rounds -1 must be at least 1"),
+        (["--max-rounds", "0"], "--max-rounds 0 must be at least 1"),
         (["--max-new-tokens", "0"], "--max-new-tokens 0 must be at least 1"),
         (["--temperature", "-0.5"], "--temperature -0.5 must be a number ≥ 0"),
         (["--temperature", "nan"], "--temperature nan must be a number ≥ 0"),
