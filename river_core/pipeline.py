@@ -54,7 +54,15 @@ from river_core.errors import RiverError
 from river_core.media import FrameRange, MediaInfo, format_rate, probe
 from river_core.media.rational import ranges_text
 from river_core.progress import CancelToken, ProgressCallback, check, report
-from river_core.reasoning.plan import TWIN_QUERY, EditPlan, plan_problems, save_plan, twin_query, twin_ref
+from river_core.reasoning.plan import (
+    TWIN_QUERY,
+    EditPlan,
+    plan_problems,
+    save_plan,
+    twin_mismatch,
+    twin_query,
+    twin_ref,
+)
 from river_core.request import EditRequest, RequestError
 from river_core.targets import explicit_plan, with_handles
 from river_core.twin.build import WarmStages
@@ -339,16 +347,32 @@ class PipelineJob:
         check(self.cancel)
         request = self.request
         info = probe(request.media)
-        twin_range = None
-        if request.twin is not None:
-            given = load_twin(request.twin)
+        twin_range, media_hash = None, None
+        if request.twin is not None or (request.plan is not None and request.use_cache):
             from river_core.twin.cache import TwinCache
 
-            if TwinCache().media_hash(request.media) != given.video.content_hash:
+            media_hash = TwinCache().media_hash(request.media)  # memoized: the twin's build reuses it
+            if request.plan is not None and request.plan.twin.content_hash != media_hash:
+                # Before any twin is built: a plan's ids mean nothing on other media.
+                raise RequestError(
+                    "plan",
+                    f"the plan was made on other media (content {request.plan.twin.content_hash[:19]}…) "
+                    f"than {request.media}; reason a plan on this media (river reason) or edit the clip "
+                    "the plan was made on",
+                )
+        if request.twin is not None:
+            given = load_twin(request.twin)
+            if media_hash != given.video.content_hash:
                 raise RequestError(
                     "twin",
                     f"{request.twin} was built from other media than {request.media}; build the twin for it "
                     "(river twin build) or leave {twin} out",
+                )
+            if request.plan is not None and (differ := twin_mismatch(request.plan, given)):
+                raise RequestError(
+                    "plan",
+                    f"the plan was made on another twin than {request.twin}: {'; '.join(differ)}; give the "
+                    "twin it was made on as {twin}, or leave {twin} out",
                 )
             self.state.given_twin, twin_range = given, given.video.frame_range
         frames = request.frames(info, twin_range=twin_range)
@@ -469,10 +493,11 @@ class PipelineJob:
             plan = self.state.plan
         elif request.plan is not None:
             plan = request.plan
-            if plan.twin.content_hash != twin.video.content_hash:
+            differ = twin_mismatch(plan, twin)
+            if differ:
                 raise PipelineError(
-                    f"the plan was made on other media (content {plan.twin.content_hash[:19]}…) than "
-                    f"{request.media}; plan again on this media"
+                    f"the plan was made on another twin than this edit's ({'; '.join(differ)}); reason a "
+                    f"plan on {request.media} (river reason), or edit the clip and range the plan was made on"
                 )
             if plan.twin.twin_digest != twin_ref(twin).twin_digest:
                 self.say(

@@ -61,9 +61,22 @@ def launcher_text(python: str) -> str:
     return LAUNCHER.replace("@PYTHON@", python)
 
 
+def _scripts(scope: str, scripts: Path | None) -> Path:
+    """The Fusion/Scripts folder: ``--scripts-dir`` (which must not be, or lie in, a file) or ``scope``'s."""
+    if scripts is None:
+        return scripts_dir(scope)
+    for path in (scripts, *scripts.parents):
+        if path.exists() and not path.is_dir():
+            inside = "" if path == scripts else f" ({path} is a file)"
+            raise ResolveError(
+                f"--scripts-dir {scripts} is not a folder{inside}: give Resolve's Fusion/Scripts folder"
+            )
+    return scripts
+
+
 def install(scope: str, *, scripts: Path | None = None, python: str | None = None) -> Path:
     """Write the launcher; returns its path. Refuses to replace a file it did not write."""
-    folder = (scripts or scripts_dir(scope)) / "Utility"
+    folder = _scripts(scope, scripts) / "Utility"
     target = folder / LAUNCHER_NAME
     if target.exists() and MARKER not in target.read_text(encoding="utf-8", errors="replace"):
         raise ResolveError(
@@ -77,12 +90,14 @@ def install(scope: str, *, scripts: Path | None = None, python: str | None = Non
     except PermissionError:
         hint = " (try --user, or run as administrator)" if scope == "system" else ""
         raise ResolveError(f"cannot write {target}: permission denied{hint}") from None
+    except OSError as exc:
+        raise ResolveError(f"cannot write {target}: {exc.strerror or exc}; check the folder") from None
     return target
 
 
 def uninstall(scope: str, *, scripts: Path | None = None) -> Path | None:
     """Remove the launcher install wrote; None when there was none."""
-    target = (scripts or scripts_dir(scope)) / "Utility" / LAUNCHER_NAME
+    target = _scripts(scope, scripts) / "Utility" / LAUNCHER_NAME
     if not target.exists():
         return None
     if MARKER not in target.read_text(encoding="utf-8", errors="replace"):

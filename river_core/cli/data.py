@@ -121,6 +121,11 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     from river_core.rl.tasks import TaskFormatError, read_tasks
 
     tasks = read_tasks(args.tasks)
+    if not tasks:
+        raise TaskFormatError(
+            f"no tasks in {args.tasks} (empty, or only blank lines): a task file holds one JSON task per "
+            "line; `river data synth` writes them, `river data schema` describes them"
+        )
     problems = _source_problems(tasks, args.tasks.parent)
     if problems:
         listed = "; ".join(problems[:5]) + (f"; … and {len(problems) - 5} more" if len(problems) > 5 else "")

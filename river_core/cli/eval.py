@@ -65,7 +65,7 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "`river serve --llm SPEC`): PLAN jobs, TWIN jobs for a baseline; media tasks, --render none",
     )
     p.add_argument("--device", help="cpu, cuda, mps")
-    p.add_argument("--dtype", help="float32, bfloat16, float16")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"))
     p.add_argument("--json", action="store_true", help="print the metrics rows (or the comparison) as JSON")
     p.set_defaults(handler=cmd_eval)
 
@@ -81,6 +81,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--llm is required: a model spec (tiny, transformers:DIR, …) or oracle / nouns")
     if args.out is None:
         raise UsageError("--out is required: the report folder (rerun with the same --out to resume)")
+    check_eval_flags(args)
     from river_core.cli.common import progress_bar, say_to
     from river_core.eval.baselines import is_baseline
     from river_core.eval.datasets import load_dataset
@@ -136,6 +137,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
     counts = summary_of(samples)
     say(f"{counts['tasks']} tasks, {counts['valid']} valid plans; wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def check_eval_flags(args: argparse.Namespace) -> None:
+    """Check ``river eval``'s flags as ``river reason`` and ``river edit`` check theirs, before any
+    dataset loads or task runs (a bad one would otherwise be recorded in the run)."""
+    from river_core.cli.twin import check_device_flag
+    from river_core.components import PROFILES
+    from river_core.errors import RiverError
+    from river_core.eval.run import check_report_folder
+    from river_core.reasoning.llm import MAX_SEED
+    from river_core.rewards.judges import parse_judge_spec
+
+    if args.profile is not None and args.profile not in PROFILES:
+        raise UsageError(f"--profile {args.profile!r} is not one of {', '.join(PROFILES)}", field="profile")
+    check_device_flag(args.device)
+    for name, value, what in (
+        ("limit", args.limit, "tasks to run"),
+        ("workers", args.workers, "worker processes"),
+        ("max_rounds", args.max_rounds, "execute rounds per rollout"),
+        ("max_new_tokens", args.max_new_tokens, "tokens per generation call"),
+    ):
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} {value} must be at least 1 ({what})", field=name)
+    if not 0 <= args.seed < MAX_SEED:
+        raise UsageError(f"--seed {args.seed} must be in 0…{MAX_SEED - 1}", field="seed")
+    if args.judge is not None:
+        if args.render == "none":
+            raise UsageError(
+                "--judge scores rendered edits: add --render instant or --render full, or drop --judge",
+                field="judge",
+            )
+        try:
+            parse_judge_spec(args.judge)
+        except RiverError as exc:
+            raise UsageError(str(exc), field="judge") from None
+    check_report_folder(args.out)
 
 
 def bridge_backend() -> Any:

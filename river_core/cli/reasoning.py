@@ -185,9 +185,10 @@ def check_reason_flags(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
     if args.samples is not None and args.samples < 1:
         raise UsageError(f"--samples {args.samples} must be at least 1 (rollouts to try)", field="samples")
-    if args.max_rounds is not None and args.max_rounds < 0:
+    if args.max_rounds is not None and args.max_rounds < 1:
         raise UsageError(
-            f"--max-rounds {args.max_rounds} must be 0 or more (execute rounds per rollout)",
+            f"--max-rounds {args.max_rounds} must be at least 1 (execute rounds per rollout: the reasoner "
+            "finds the targets in code)",
             field="max_rounds",
         )
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
@@ -276,10 +277,28 @@ def _trained_prompt(spec: str) -> str | None:
     return prompt if isinstance(prompt, str) else None
 
 
+def check_replayed_twin(spec: str, twin: TwinDocument) -> None:
+    """Refuse to replay a rollout made on another twin (its plan or trace says which): its code would
+    run on this twin, but its ``<edit>`` names the other twin's object ids."""
+    from river_core.reasoning.llms import parse_llm_spec
+    from river_core.reasoning.plan import twin_mismatch
+    from river_core.reasoning.replay import replayed_twin
+
+    kind, arg = parse_llm_spec(spec)
+    ref = replayed_twin(Path(arg)) if kind == "replay" and arg else None
+    differ = twin_mismatch(ref, twin) if ref is not None else []
+    if differ:
+        raise UsageError(
+            f"--llm {spec}: the rollout was made on another twin ({'; '.join(differ)}), and its edit names "
+            "that twin's object ids: replay it on the twin it was made on, or reason anew with a model",
+            field="llm",
+        )
+
+
 def cmd_reason(args: argparse.Namespace) -> int:
     from river_core.atomic import write_bytes_atomic
     from river_core.reasoning.llms import load_llm
-    from river_core.reasoning.plan import TWIN_QUERY, save_plan
+    from river_core.reasoning.plan import TWIN_QUERY, save_plan, twin_ref
     from river_core.reasoning.reasoner import NoValidPlanError, Reasoner, ReasonerSettings
     from river_core.reasoning.view import check_budget
 
@@ -288,6 +307,7 @@ def cmd_reason(args: argparse.Namespace) -> int:
     check_reason_outputs(args, inputs)
     twin, twin_path = _twin_for(args)
     check_budget(twin, args.budget_tokens)
+    check_replayed_twin(args.llm, twin)
     # 2. The LLM and the reasoner.
     llm = load_llm(args.llm, device=args.device, dtype=args.dtype)
     replay = llm.info.kind == "replay"
@@ -311,7 +331,12 @@ def cmd_reason(args: argparse.Namespace) -> int:
             plan = reasoner(twin, args.query, twin_path=twin_path, progress=progress)
     except NoValidPlanError as exc:
         if args.trace is not None:
-            trace = {"query": args.query, "valid": False, "attempts": [a.model_dump() for a in exc.attempts]}
+            trace = {
+                "query": args.query,
+                "valid": False,
+                "twin": twin_ref(twin, twin_path).model_dump(mode="json"),
+                "attempts": [a.model_dump() for a in exc.attempts],
+            }
             write_bytes_atomic(
                 args.trace, (json.dumps(trace, indent=2) + "\n").encode(), overwrite=args.overwrite
             )
@@ -320,7 +345,12 @@ def cmd_reason(args: argparse.Namespace) -> int:
         plan = plan.model_copy(update={"provenance": {**plan.provenance, TWIN_QUERY: args.query}})
     save_plan(plan, args.out, overwrite=args.overwrite)
     if args.trace is not None:
-        trace = {"query": args.query, "valid": True, **plan.trace.model_dump()}
+        trace = {
+            "query": args.query,
+            "valid": True,
+            "twin": plan.twin.model_dump(mode="json"),
+            **plan.trace.model_dump(),
+        }
         write_bytes_atomic(
             args.trace, (json.dumps(trace, indent=2) + "\n").encode(), overwrite=args.overwrite
         )

@@ -220,9 +220,22 @@ def _run_in_worker(task: EvalTask) -> dict[str, Any]:
     return _WORKER.run(task)
 
 
+def check_report_folder(out: Path) -> None:
+    """Refuse a report folder that cannot be one: an existing file, or a path through a file."""
+    from river_core.errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; the report is a folder: give a new folder name")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"--out {out}: {parent} is a file, not a folder; give a folder path for the report")
+
+
 def _check_run_file(out: Path, settings: EvalSettings) -> None:
     from river_core.atomic import write_bytes_atomic
+    from river_core.errors import OutputError
 
+    check_report_folder(out)
     path = out / RUN_FILE
     mine = settings.identity()
     if path.is_file():
@@ -238,7 +251,12 @@ def _check_run_file(out: Path, settings: EvalSettings) -> None:
         return
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} exists and is not a `river eval` report folder; give a new --out")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"--out {out}: cannot create the report folder ({exc.strerror}); check the path"
+        ) from None
     write_bytes_atomic(path, (json.dumps(mine, indent=2) + "\n").encode())
 
 

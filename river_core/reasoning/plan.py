@@ -226,10 +226,36 @@ def load_plan(path: Path | str, twin: TwinDocument | None = None) -> EditPlan:
         problems = [f"{json_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
         raise PlanError(problems, what=f"{path}: invalid plan") from None
     if twin is not None:
+        differ = twin_mismatch(plan, twin)
+        if differ:
+            raise PlanError(
+                [*differ, "its object ids are another twin's: check it against the twin it was made on, or "
+                 "reason a new plan on this one (river reason TWIN QUERY --out PLAN)"],
+                what=f"{path}: the plan was made on another twin",
+            )  # fmt: skip
         problems = plan_problems(plan, twin)
         if problems:
             raise PlanError(problems, what=f"{path}: plan does not fit the twin")
     return plan
+
+
+def twin_mismatch(plan: EditPlan | TwinRef, twin: TwinDocument) -> list[str]:
+    """How ``twin`` differs from the twin ``plan`` (or a :class:`TwinRef`) was made on where it matters
+    to the plan's ids: other media (content hash), other frames (range). Empty when it is that twin or a
+    rebuild of it."""
+    ref = plan.twin if isinstance(plan, EditPlan) else plan
+    differ = []
+    if ref.content_hash != twin.video.content_hash:
+        differ.append(
+            f"other media (content {_short(ref.content_hash)}, this twin's {_short(twin.video.content_hash)})"
+        )
+    if ref.frame_range != twin.video.frame_range:
+        differ.append(f"other frames ({ref.frame_range}, this twin's {twin.video.frame_range})")
+    return differ
+
+
+def _short(content_hash: str) -> str:
+    return content_hash[:19] + "…" if len(content_hash) > 19 else content_hash
 
 
 def plan_problems(plan: EditPlan, twin: TwinDocument) -> list[str]:

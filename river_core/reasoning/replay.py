@@ -12,10 +12,14 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from river_core.errors import RiverError
 from river_core.reasoning.llm import GenerationSettings, LLMInfo
 from river_core.reasoning.protocol import THINK_PREFILL, Segment
+
+if TYPE_CHECKING:
+    from river_core.reasoning.plan import TwinRef
 
 _SAVED_RESULTS = re.compile(r"\s*<results>.*?</results>\s*", re.DOTALL)
 _FIRST_TAG = re.compile(r"</?(think|execute|results|edit)>")
@@ -26,9 +30,7 @@ def read_rollout(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RiverError(
-            f"{path}: cannot read the rollout ({exc.strerror}); check --llm replay:FILE"
-        ) from None
+        raise RiverError(f"{path}: cannot read the rollout ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise RiverError(f"{path}: not UTF-8 text; a rollout is a text file or a trace JSON") from None
     if path.suffix.lower() != ".json":
@@ -48,6 +50,26 @@ def read_rollout(path: Path) -> str:
     raise RiverError(
         f'{path}: no "rollout" text in this JSON; pass a trace from river reason --trace or a .txt'
     )
+
+
+def replayed_twin(path: Path) -> TwinRef | None:
+    """The twin a saved rollout was made on, where the file says (a plan, or a trace ``river reason
+    --trace`` wrote); None for plain text or a file that does not say."""
+    from pydantic import ValidationError
+
+    from river_core.reasoning.plan import TwinRef
+
+    if path.suffix.lower() != ".json":
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # read_rollout says what is wrong with it
+    ref = data.get("twin") if isinstance(data, dict) else None
+    try:
+        return TwinRef.model_validate(ref) if isinstance(ref, dict) else None
+    except ValidationError:
+        return None
 
 
 class ReplaySession:

@@ -334,3 +334,53 @@ def test_build_bad_flags_are_usage_errors(
     status, _, err = _build(run_cli, tc_clip, tmp_path / "out", *flags)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert listing(tmp_path) == []
+
+
+# -- river edit --plan: a plan made on another twin -------------------------------------------------
+
+
+def _plan_on(twin: TwinDocument, path: Path, **ref: Any) -> Path:
+    """A one-blur plan on ``twin``'s object 1, its twin reference changed by ``ref``."""
+    from river_core.media import FrameRange
+    from river_core.reasoning.plan import EditPlan, Operation, Target, save_plan, twin_ref
+
+    track = twin.tracks[0]
+    target = Target(
+        id=track.id, category=track.category, attributes=track.attributes, frames=[FrameRange(0, 2)]
+    )
+    plan = EditPlan(
+        query="blur it",
+        twin=twin_ref(twin).model_copy(update=ref),
+        operations=[Operation(id="op1", kind="blur", targets=[target], prompt="")],
+    )
+    return save_plan(plan, path)
+
+
+def test_edit_refuses_a_plan_of_other_media_before_building_a_twin(
+    run_cli: Run, twin: TwinDocument, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import river_core.twin.build
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a twin was built for a plan made on other media")
+
+    monkeypatch.setattr(river_core.twin.build, "build_twin", no_build)
+    plan = _plan_on(twin, tmp_path / "plan.json", content_hash="sha256:" + "0" * 64)
+    status, out, err = run_cli("edit", clip, "--plan", plan, "--profile", "tiny", "--out", tmp_path / "o")
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "--plan: the plan was made on other media" in err and "river reason" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_edit_refuses_a_plan_of_other_frames_with_its_twin(
+    run_cli: Run, twin: TwinDocument, twin_path: Path, clip: Path, tmp_path: Path
+) -> None:
+    from river_core.media import FrameRange
+
+    plan = _plan_on(twin, tmp_path / "plan.json", frame_range=FrameRange(0, 9))
+    status, _, err = run_cli(
+        "edit", clip, "--plan", plan, "--twin", twin_path, "--profile", "tiny", "--out", tmp_path / "o"
+    )
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "other frames (0:9, this twin's 0:17)" in err and "--twin" in err
+    assert not (tmp_path / "o").exists()

@@ -97,6 +97,49 @@ def test_cli_eval_and_compare(synth_dir: Path, tmp_path: Path, capsys: pytest.Ca
     assert main(["eval", str(synth_dir), "--llm", "nonsense:x", "--out", str(tmp_path / "y")]) == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--profile", "huge"], "--profile 'huge' is not one of paper, tiny"),
+        (["--render", "instant", "--profile", "huge"], "--profile 'huge' is not one of"),
+        (["--dtype", "float8"], "invalid choice: 'float8'"),
+        (["--device", "tpu"], "--device 'tpu' is not one of"),
+        (["--render", "instant", "--judge", "bogus"], "--judge 'bogus' is not understood"),
+        (["--judge", "tiny"], "--judge scores rendered edits"),
+        (["--limit", "0"], "--limit 0 must be at least 1"),
+        (["--workers", "0"], "--workers 0 must be at least 1"),
+        (["--max-rounds", "0"], "--max-rounds 0 must be at least 1"),
+        (["--seed", "-1"], "--seed -1 must be in 0…"),
+    ],
+)
+def test_cli_eval_refuses_bad_flags_before_any_task(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    out = tmp_path / "report"
+    argv = ["eval", str(synth_dir), "--split", "train", "--limit", "1", "--llm", "oracle", "--out", str(out)]
+    try:
+        status = main([*argv, "-q", *flags])
+    except SystemExit as exc:  # argparse's own choices
+        status = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert status == 2 and message in err, err
+    assert not out.exists()  # nothing recorded
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_cli_eval_refuses_a_file_as_the_report_folder(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], below: str
+) -> None:
+    file = tmp_path / "clip.mp4"
+    file.write_bytes(b"not a folder")
+    out = file / below if below else file
+    argv = ["eval", str(synth_dir), "--split", "train", "--limit", "1", "--llm", "oracle", "--out", str(out)]
+    assert main([*argv, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file" in err and "internal error" not in err, err
+    assert file.read_bytes() == b"not a folder"
+
+
 def test_a_model_run_counts_its_tokens(synth_dir: Path, tmp_path: Path) -> None:
     """The model path (the reasoner, greedy, one sample): the random tiny model spends its whole token
     budget without a valid plan, and every reasoning metric is 0 for it."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from river_core.errors import RiverError
 from river_core.reasoning.view import parse_compact_view
 from river_core.twin.schema import TwinDocument
 
@@ -142,6 +143,78 @@ def test_plan_schema_and_validate(run_cli: Run, small_twin_path: Path, tmp_path:
     assert status == 1 and "absent in frames 20:24" in err
 
 
+@pytest.mark.parametrize("replayed", ["trace", "plan"])
+def test_reason_refuses_to_replay_a_rollout_made_on_another_twin(
+    run_cli: Run, small_twin: TwinDocument, small_twin_path: Path, tmp_path: Path, replayed: str
+) -> None:
+    from river_core.twin.schema import save_twin
+
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    saved = {"plan": tmp_path / "plan.json", "trace": tmp_path / "trace.json"}
+    status, _, err = run_cli(
+        "reason", small_twin_path, "q", "--llm", f"replay:{rollout}",
+        "--out", saved["plan"], "--trace", saved["trace"],
+    )  # fmt: skip
+    assert status == 0, err
+    video = small_twin.video.model_copy(update={"content_hash": "sha256:" + "1" * 64})
+    other = save_twin(small_twin.model_copy(update={"video": video}), tmp_path / "other" / "twin.json")
+    out = tmp_path / "again.json"
+    status, _, err = run_cli("reason", other, "q", "--llm", f"replay:{saved[replayed]}", "--out", out)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "the rollout was made on another twin (other media (content sha256:" in err
+    assert not out.exists()
+
+
+def test_rollout_score_of_a_missing_file_names_no_other_commands_flag(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path
+) -> None:
+    status, _, err = run_cli("rollout", "score", tmp_path / "missing.txt", "--twin", small_twin_path)
+    assert status == 1 and "cannot read the rollout" in err and "--llm" not in err, err
+
+
+@pytest.mark.parametrize("config", [None, "{}"])
+def test_reason_with_a_folder_that_is_no_model_is_one_line(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, config: str | None
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config is not None:
+        write(folder / "config.json", config)  # no model_type: transformers raises ValueError
+    for debug in ([], ["--debug"]):
+        try:
+            status, _, err = run_cli(
+                "reason", small_twin_path, "q", "--llm", f"transformers:{folder}",
+                "--out", tmp_path / "p.json", *debug,
+            )  # fmt: skip
+        except RiverError as exc:  # --debug: the error itself, which main() exits 1 with
+            status, err = 1, str(exc)
+        assert status == 1 and "internal error" not in err, err
+        assert f"the directory '{folder}' does not hold a checkpoint of reasoner LLM" in err
+        assert ("not a model folder: no config.json" in err) == (config is None), err
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("content_hash", "sha256:" + "0" * 64, "other media (content sha256:000000000000…"),
+        ("frame_range", {"start": 0, "end": 5}, "other frames (0:5, this twin's 0:"),
+    ],
+)
+def test_plan_validate_refuses_a_plan_made_on_another_twin(
+    run_cli: Run, small_twin_path: Path, tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    rollout = write(tmp_path / "rollout.txt", ROLLOUT)
+    plan_path = tmp_path / "plan.json"
+    assert run_cli("reason", small_twin_path, "q", "--llm", f"replay:{rollout}", "--out", plan_path)[0] == 0
+    data = json.loads(plan_path.read_text())
+    data["twin"][field] = value
+    write(plan_path, json.dumps(data))
+    status, out, err = run_cli("plan", "validate", plan_path, "--twin", small_twin_path)
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "the plan was made on another twin" in err and message in err and "river reason" in err
+
+
 def test_rollout_score_gives_the_structured_rewards(
     run_cli: Run, small_twin_path: Path, tmp_path: Path
 ) -> None:
@@ -210,7 +283,8 @@ def test_sandbox_run_warns_loudly_without_os_isolation(
     ("flags", "message"),
     [
         (["--samples", "0"], "--samples 0 must be at least 1"),
-        (["--max-rounds", "-1"], "--max-rounds -1 must be 0 or more"),
+        (["--max-rounds", "-1"], "--max-rounds -1 must be at least 1"),
+        (["--max-rounds", "0"], "--max-rounds 0 must be at least 1"),
         (["--max-new-tokens", "0"], "--max-new-tokens 0 must be at least 1"),
         (["--temperature", "-0.5"], "--temperature -0.5 must be a number ≥ 0"),
         (["--temperature", "nan"], "--temperature nan must be a number ≥ 0"),

@@ -187,3 +187,15 @@ def test_river_data_schema_and_check(run_cli, twin_dir: Path) -> None:
 
     code, _, err = run_cli("data", "check", write_lines(twin_dir / "y.jsonl", [raw_task(), "[1]"]))
     assert code == 1 and "line 2: a task is a JSON object, not list" in err
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n"])
+@pytest.mark.parametrize("as_json", [[], ["--json"]])
+def test_river_data_check_refuses_a_file_without_tasks(
+    run_cli, tmp_path: Path, text: str, as_json: list[str]
+) -> None:
+    path = tmp_path / "zero.jsonl"
+    path.write_text(text)
+    code, out, err = run_cli("data", "check", path, *as_json)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1, (out, err)
+    assert f"no tasks in {path}" in err and "river data synth" in err

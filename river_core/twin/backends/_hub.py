@@ -71,6 +71,10 @@ def loading(spec: ModelSpec, *, what: str, files: str) -> Iterator[Source]:
         yield Source(model_id, revision, local)
     except (OSError, HFValidationError) as exc:
         raise unavailable(spec, exc, what=what, files=files) from None
+    except ValueError as exc:  # transformers' word for a folder's missing or unreadable config.json
+        if isinstance(exc, RiverError) or not Path(model_id).is_dir():
+            raise
+        raise unavailable(spec, exc, what=what, files=files) from None
 
 
 def _cached(model_id: str, revision: str) -> bool:
@@ -93,9 +97,15 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
 
 def unavailable(spec: ModelSpec, exc: BaseException, *, what: str, files: str) -> ModelUnavailableError:
     """Why ``spec`` could not be loaded and what to do about it, in one line."""
-    if Path(spec.model_id).expanduser().is_dir():
+    folder = Path(spec.model_id).expanduser()
+    if folder.is_dir():
+        why = (
+            f"{type(exc).__name__}"
+            if (folder / "config.json").is_file()
+            else "not a model folder: no config.json"
+        )
         return ModelUnavailableError(
-            f"the directory {spec.model_id!r} does not hold a checkpoint of {what} ({type(exc).__name__}); "
+            f"the directory {spec.model_id!r} does not hold a checkpoint of {what} ({why}); "
             f"it needs the files written by save_pretrained ({files})"
         )
     revision = f" --revision {spec.revision}" if spec.revision else ""

@@ -149,6 +149,18 @@ def test_river_resolve_install_cli_in_a_temporary_home(tmp_path: Path, monkeypat
     assert not target.exists()
 
 
+@pytest.mark.parametrize("below", ["", "Fusion/Scripts"])
+@pytest.mark.parametrize("uninstall", [[], ["--uninstall"]])
+def test_a_file_as_scripts_dir_is_one_line(tmp_path: Path, capsys, below: str, uninstall: list[str]) -> None:
+    file = tmp_path / "clip.mp4"
+    file.write_bytes(b"media")
+    scripts = file / below if below else file
+    assert main(["resolve", "install", "--scripts-dir", str(scripts), *uninstall]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--scripts-dir {scripts} is not a folder" in err, err
+    assert file.read_bytes() == b"media"
+
+
 def test_help_runs_without_torch_or_numpy() -> None:
     done = subprocess.run(
         [
