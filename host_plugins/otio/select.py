@@ -12,6 +12,7 @@ V2 in the range). The clips of RIVER's own tracks (what an edit laid back) are c
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -103,10 +104,15 @@ def select(clip_map: ClipMap, selectors: list[Selector]) -> Selection:
 
 def _made_by_river(entry: ClipEntry) -> ClipEntry:
     name = entry.track_name
-    if entry.editable and (is_river_track(name) or is_river_track(name, matte=True)):
+    if entry.editable and _river_track(name):
         why = f"made by RIVER (track {name!r}); to edit it again, select it with track:{name}"
         return replace(entry, skip=why)
     return entry
+
+
+@functools.lru_cache(maxsize=64)  # asked per clip; a timeline has a few track names
+def _river_track(name: str) -> bool:
+    return is_river_track(name) or is_river_track(name, matte=True)
 
 
 def _clip_matches(entry: ClipEntry, pattern: str) -> bool:
