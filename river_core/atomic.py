@@ -70,7 +70,7 @@ def check_output_path(
                 "wrote: give that folder itself or another path"
             )
         for src in sources:
-            if _inside(src, path):
+            if is_inside(src, path):
                 raise OutputError(
                     f"output folder {path} contains the source media {src}; "
                     "deliver into another folder (sources are never overwritten)"
@@ -219,7 +219,7 @@ def _foreign_entries(folder: Path, listed: set[str], prefix: str = "") -> list[s
     return foreign
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def is_inside(path: Path, folder: Path) -> bool:
     """True when ``path`` (symlinks resolved) lies somewhere under ``folder``."""
     try:
         return folder.resolve() in path.resolve().parents

@@ -25,7 +25,7 @@ from bridge.client import TERMINAL_STATES, BridgeError, RiverClient, state_name
 from bridge.v1 import bridge_pb2
 from host_plugins.otio.clips import ClipEntry
 from host_plugins.otio.layback import without_trace
-from host_plugins.otio.rational import rate_text, timecode
+from host_plugins.otio.rational import frame_span, rate_text, timecode
 
 POLL_S = 0.3
 MAX_BARS = 12  # one progress bar per clip up to this many; above it, one bar for the batch
@@ -254,7 +254,7 @@ def finished(j: ClipJob, *, capabilities: bridge_pb2.Capabilities | None, query:
     assert job is not None and job.state == bridge_pb2.JOB_STATE_SUCCEEDED
     results = job.results
     summary = json.loads(results.summary_json) if results.summary_json else {}
-    rendered = _frames(summary.get("rendered")) or _frames(summary.get("range"))
+    rendered = frame_span(summary.get("rendered")) or frame_span(summary.get("range"))
     if rendered is None:
         raise ValueError(f"job {job.id} did not say which frames it rendered; update the server")
     if rendered[1] - rendered[0] != results.frames:
@@ -355,13 +355,3 @@ def replayable_spec(spec: bridge_pb2.EditSpec) -> dict[str, Any]:
 def _spec_json(wire: bytes) -> str:
     slim = bridge_pb2.EditSpec.FromString(wire)
     return json.dumps(json_format.MessageToDict(slim, preserving_proto_field_name=True))
-
-
-def _frames(text: Any) -> tuple[int, int] | None:
-    if not isinstance(text, str) or ":" not in text:
-        return None
-    a, _, b = text.partition(":")
-    try:
-        return int(a), int(b)
-    except ValueError:
-        return None

@@ -22,6 +22,8 @@ from typing import Any
 
 import opentimelineio as otio
 
+from host_plugins.otio.rational import frames_at
+
 
 def _seconds(text: str | None) -> Fraction:
     if text is None or text == "0s":
@@ -113,8 +115,7 @@ def _sequence_to_stack(self: Any, sequence_element: Any, name: str = "", source_
                 track.append(self._create_gap(0, _value(at - end), fmt))
                 end = at
             track.append(item["composable"])
-            duration = item["composable"].duration()
-            end += Fraction(duration.value) / Fraction(duration.rate).limit_denominator(1001) * rate
+            end += frames_at(item["composable"].duration(), rate)
         stack.append(track)
     return stack
 

@@ -43,7 +43,15 @@ import opentimelineio as otio
 
 from host_plugins.otio.clips import ClipEntry
 from host_plugins.otio.metadata import exact_json_float, json_exact, with_metadata
-from host_plugins.otio.rational import exact_rate, frames_at, parse_timecode, rate_text, time_range, whole
+from host_plugins.otio.rational import (
+    exact_rate,
+    frame_span,
+    frames_at,
+    parse_timecode,
+    rate_text,
+    time_range,
+    whole,
+)
 from host_plugins.otio.read import LoadedTimeline
 
 RIVER = "RIVER"
@@ -546,12 +554,12 @@ def record_of_provenance_file(document: dict[str, Any], path: str) -> dict[str, 
         return document
     host = job.get("host") if isinstance(job.get("host"), dict) else {}
     rate = _fraction(job.get("rate"))
-    rendered = _frames_text(job.get("rendered"))
+    rendered = _listed(frame_span(job.get("rendered")))
     source: dict[str, Any] = {
         "clip": host.get("clip"), "track": host.get("track"),
-        "record": _frames_text(host.get("record_frames")), "media": job.get("media"),
+        "record": _listed(frame_span(host.get("record_frames"))), "media": job.get("media"),
         "rate": rate_text(rate) if rate else None,
-        "frames": _frames_text(host.get("source_frames")), "rendered": rendered,
+        "frames": _listed(frame_span(host.get("source_frames"))), "rendered": rendered,
     }  # fmt: skip
     start = job.get("timecode")
     if rate and rendered and isinstance(start, str) and start:
@@ -584,15 +592,8 @@ def record_of_provenance_file(document: dict[str, Any], path: str) -> dict[str, 
     return record
 
 
-def _frames_text(text: Any) -> list[int] | None:
-    """``"7:25"`` → [7, 25]."""
-    if not isinstance(text, str) or ":" not in text:
-        return None
-    a, _, b = text.partition(":")
-    try:
-        return [int(a), int(b)]
-    except ValueError:
-        return None
+def _listed(span: tuple[int, int] | None) -> list[int] | None:
+    return list(span) if span is not None else None
 
 
 def _fraction(text: Any) -> Fraction | None:

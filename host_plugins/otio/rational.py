@@ -81,6 +81,18 @@ def frames_at(rt: otio.opentime.RationalTime, rate: Fraction) -> Fraction:
     return Fraction(nearest) if abs(count - nearest) < _SNAP else count
 
 
+def frame_span(text: object) -> tuple[int, int] | None:
+    """``"7:25"`` (how the server's summaries and provenance write a frame range) → (7, 25); None when
+    ``text`` is not one."""
+    if not isinstance(text, str) or ":" not in text:
+        return None
+    a, _, b = text.partition(":")
+    try:
+        return int(a), int(b)
+    except ValueError:
+        return None
+
+
 def whole(value: Fraction) -> int | None:
     """``value`` as an int when it is whole, else None."""
     return value.numerator if value.denominator == 1 else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from river_core.atomic import _inside, check_replaceable_folder, same_file, write_manifest
+from river_core.atomic import check_replaceable_folder, is_inside, same_file, write_manifest
 from river_core.errors import OutputError, RiverError
 from river_core.reasoning.llm_transformers import TransformersLLM
 from river_core.reasoning.sandbox import Sandbox
@@ -206,7 +206,7 @@ def prepare_run_folder(
     from), and ``overwrite`` empties the folder so the new run replaces the old one whole (no stale
     ``grpo/`` beside a new ``model/``). ``out`` never holds the ``tasks`` folder.
     """
-    if tasks and (same_file(out, Path(tasks)) or _inside(Path(tasks), out)):
+    if tasks and (same_file(out, Path(tasks)) or is_inside(Path(tasks), out)):
         raise OutputError(f"--out {out} holds the tasks folder {tasks}; choose another --out")
     if os.path.lexists(out) and (out.is_symlink() or not out.is_dir()):
         kind = "a symbolic link" if out.is_symlink() else "a file"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,24 +12,9 @@ import opentimelineio as otio
 import pytest
 
 from river_core.cli import main
-from tests.host_plugins.otio.timelines import Shot, host_only, media_timeline
+from tests.host_plugins.otio.timelines import host_only
 
 NTSC = Fraction(30000, 1001)
-
-
-@pytest.fixture
-def cut(tmp_path: Path, sample_clip: Path) -> Path:
-    """A 29.97 timeline starting at 01:00:00:00 (non-drop) that places two shots of the bundled clip."""
-    media = tmp_path / "footage" / "dog.mp4"
-    media.parent.mkdir()
-    shutil.copy2(sample_clip, media)
-    timeline = media_timeline(
-        media, [Shot("dog A", start=20, length=17, gap=12), Shot("dog B", start=61, length=9, gap=5)],
-        rate=NTSC, media_frames=90, global_start=108000,
-    )  # fmt: skip
-    path = tmp_path / "cut.otio"
-    otio.adapters.write_to_file(timeline, str(path))
-    return path
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -3,28 +3,14 @@ that RIVER wrote names its media by URL (`* FROM CLIP: file://…`), where the r
 
 from __future__ import annotations
 
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
-import opentimelineio as otio
 import pytest
 
 from host_plugins.otio.read import TimelineError, read_timeline
-from tests.host_plugins.otio.timelines import Shot, media_timeline
 
 NTSC = Fraction(30000, 1001)
-
-
-@pytest.fixture
-def cut(tmp_path: Path, sample_clip: Path) -> Path:
-    media = tmp_path / "footage" / "dog.mp4"
-    media.parent.mkdir()
-    shutil.copy2(sample_clip, media)
-    timeline = media_timeline(media, [Shot("dog A", start=20, length=17)], rate=NTSC, media_frames=90)
-    path = tmp_path / "cut.otio"
-    otio.adapters.write_to_file(timeline, str(path))
-    return path
 
 
 def test_a_rate_that_is_not_the_timelines_own_is_refused_outside_an_edl(cut: Path) -> None:

@@ -130,46 +130,32 @@ def test_a_partial_failure_writes_the_clips_that_succeeded_and_exits_3(scene_ser
     assert record(found[0].clip) == (0, 10)
 
 
-def test_ctrl_c_cancels_the_whole_batch_and_writes_nothing(scene_server: Path, capsys, monkeypatch) -> None:
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt  # the editor presses Ctrl-C while the batch runs
+
+
+def _sigterm() -> None:
+    # `timeout`, or an NLE's script stopping us: the jobs must be cancelled on the server, not left
+    # running behind a message that says they were (delivered to this, the main, thread at once)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("stop", [_ctrl_c, _sigterm], ids=["ctrl-c", "sigterm"])
+def test_a_stop_cancels_the_whole_batch_and_writes_nothing(
+    scene_server: Path, capsys, monkeypatch, stop: Callable[[], None]
+) -> None:
     folder = scene_server.parent
     source = cut(scene_server, [Shot("a", 6, 10), Shot("b", 18, 9)], folder / "cut3.otio")
     seen: list[str] = []
     real_sleep = batch_module.time.sleep
 
-    def interrupt(seconds: float) -> None:
+    def stop_once(seconds: float) -> None:
         seen.append("sleep")
         if len(seen) == 1:
-            raise KeyboardInterrupt  # the editor presses Ctrl-C while the batch runs
+            stop()
         real_sleep(seconds)
 
-    monkeypatch.setattr(batch_module.time, "sleep", interrupt)
-    out_path = folder / "never.otio"
-    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
-                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
-    assert code == 130, err
-    assert not out_path.exists()
-    from bridge.client import RiverClient, state_name
-
-    with RiverClient.connect() as client:
-        states = {state_name(j.state) for j in client.iter_jobs()}
-    assert states <= {"CANCELLED", "SUCCEEDED"} and "CANCELLED" in states, states
-
-
-def test_sigterm_cancels_the_whole_batch_as_ctrl_c_does(scene_server: Path, capsys, monkeypatch) -> None:
-    """`timeout`, or an NLE's script stopping us, sends SIGTERM: the jobs must be cancelled on the server,
-    not left running behind a message that says they were."""
-    folder = scene_server.parent
-    source = cut(scene_server, [Shot("a", 6, 10), Shot("b", 18, 9)], folder / "cut4.otio")
-    seen: list[str] = []
-    real_sleep = batch_module.time.sleep
-
-    def terminate(seconds: float) -> None:
-        seen.append("sleep")
-        if len(seen) == 1:
-            os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (the main) thread at once
-        real_sleep(seconds)
-
-    monkeypatch.setattr(batch_module.time, "sleep", terminate)
+    monkeypatch.setattr(batch_module.time, "sleep", stop_once)
     out_path = folder / "never.otio"
     code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
                          "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
