@@ -16,7 +16,10 @@ import sys
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from host_plugins.panel.worker import Connection
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 NO_QT = (
@@ -127,6 +130,15 @@ def open_source(args: argparse.Namespace, resolve: Any = None) -> Any:
     return None
 
 
+def connection(args: argparse.Namespace) -> Connection:
+    """How the panel reaches the server: a server started on demand runs ``--profile`` (else the
+    server's default), so a panel asked for the tiny profile does not get a paper server refusing its
+    jobs."""
+    from host_plugins.panel.worker import Connection
+
+    return Connection(args.discovery, start=not args.no_start, profile=args.profile or "")
+
+
 def run(args: argparse.Namespace, *, resolve: Any = None) -> int:
     """Open the window and run Qt's event loop until it closes."""
     try:
@@ -136,7 +148,6 @@ def run(args: argparse.Namespace, *, resolve: Any = None) -> int:
         return EXIT_ERROR
     from host_plugins.panel.source import SourceError
     from host_plugins.panel.window import PanelWindow
-    from host_plugins.panel.worker import Connection
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("RIVER NLE")
@@ -157,7 +168,7 @@ def run(args: argparse.Namespace, *, resolve: Any = None) -> int:
     }
     window = PanelWindow(
         source,
-        connection=Connection(args.discovery, start=not args.no_start),
+        connection=connection(args),
         settings=settings,
         source_error=problem,
         start_server=not args.no_start,

@@ -45,7 +45,9 @@ def error_text(exc: BaseException) -> str:
 
 class Connection:
     """How the panel reaches the server: ``discovery`` (default: the user's), ``start`` a server on
-    demand with ``server_command`` (default ``$RIVER_SERVER_COMMAND``, else ``river serve``)."""
+    demand with ``server_command`` (default ``$RIVER_SERVER_COMMAND``, else ``river serve``), running
+    ``profile`` (the one the panel's jobs ask for; empty: the server's default). A server already
+    running is used whatever its profile."""
 
     def __init__(
         self,
@@ -53,12 +55,14 @@ class Connection:
         *,
         start: bool = True,
         server_command: Sequence[str] | None = None,
+        profile: str = "",
         wait: float = 600.0,
         timeout: float = 30.0,
     ) -> None:
         self.discovery = discovery
         self.start = start
         self.server_command = list(server_command) if server_command else None
+        self.profile = profile
         self.wait = wait
         self.timeout = timeout
         self._lock = threading.Lock()
@@ -74,6 +78,7 @@ class Connection:
                     self.discovery,
                     start=allowed,
                     server_command=self.server_command,
+                    profile=self.profile,
                     wait=self.wait,
                     timeout=self.timeout,
                 )

@@ -273,3 +273,29 @@ def test_the_stall_probe_is_quiet_when_nothing_blocks(qtbot) -> None:
     assert not probe.running
     with pytest.raises(ValueError, match="interval_ms"):
         StallProbe(interval_ms=0)
+
+
+# -- starting a server -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "argv"), [(["--profile", "tiny"], ["serve", "--profile", "tiny"]), ([], ["serve"])]
+)
+def test_a_server_the_panel_starts_runs_the_profile_it_was_asked_for(
+    runtime_dir: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], argv: list[str]
+) -> None:
+    """`river panel --profile tiny` with no server running: the server it starts runs tiny (it used to
+    get the server's default, paper, which then refused every tiny job); no --profile: the default."""
+    from host_plugins.panel.cli import build_parser, connection
+
+    seen = runtime_dir / "argv"
+    river_cmd = runtime_dir / "river"  # the `river` beside the interpreter, as an install has it
+    river_cmd.write_text(f'#!/bin/sh\necho "$@" > {seen}\nexit 3\n')
+    river_cmd.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(runtime_dir / "python"))
+    monkeypatch.delenv("RIVER_SERVER_COMMAND", raising=False)
+    conn = connection(build_parser().parse_args(["--media", "clip.mp4", *flags]))
+    conn.wait = 20.0
+    with pytest.raises(BridgeError, match="exited with code 3"):
+        conn.client()
+    assert seen.read_text().split() == argv
