@@ -328,13 +328,15 @@ class JobQueue(QWidget):
         wanted.update(job.id for job in queued[: self.watch_queued])
         for job_id, watch in list(self._watches.items()):
             job = self.model.find(job_id)
-            if job is None or job.state in TERMINAL_STATES:
+            if job is None:  # deleted: nothing more to follow
                 self._stop_watch(job_id, watch)
             elif job_id in self._lost:
                 # The list answered, so the server is back; a lost watch may be sleeping between
                 # tries: follow on at once from the last event it delivered.
                 self._stop_watch(job_id, watch)
                 self._start_watch(job_id, max(watch.last_seq, self._delivered.get(job_id, 0)))
+            # A job the list says is over keeps its watch until the stream ends by itself (the server
+            # ends it after the job's last event): stopped here, its last events would never be delivered.
         for job_id in wanted - set(self._watches):
             job = self.model.find(job_id)
             assert job is not None
@@ -392,9 +394,7 @@ class JobQueue(QWidget):
             if job.id in self._live:
                 self._live.discard(job.id)
                 self.job_finished.emit(_copy(job))
-            if (watch := self._watches.get(job.id)) is not None:
-                self._stop_watch(job.id, watch)
-            return
+            return  # its watch, if any, delivers the job's remaining events and ends
         self._live.add(job.id)
         if job.state == AWAITING:
             if job.id not in self._awaited:
