@@ -130,6 +130,20 @@ def test_a_partial_failure_writes_the_clips_that_succeeded_and_exits_3(scene_ser
     assert record(found[0].clip) == (0, 10)
 
 
+def stopped_edit(capsys, source: Path) -> tuple[str, list[str]]:
+    """`river timeline edit` of every clip of ``source``, stopped (exit 130) by what the test arranged:
+    its stderr and the states of the server's jobs after; asserts that no timeline was written."""
+    from bridge.client import RiverClient, state_name
+
+    out_path = source.parent / "never.otio"
+    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
+                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
+    assert code == 130, err
+    assert not out_path.exists()
+    with RiverClient.connect() as client:
+        return err, [state_name(j.state) for j in client.iter_jobs()]
+
+
 def _ctrl_c() -> None:
     raise KeyboardInterrupt  # the editor presses Ctrl-C while the batch runs
 
@@ -156,16 +170,8 @@ def test_a_stop_cancels_the_whole_batch_and_writes_nothing(
         real_sleep(seconds)
 
     monkeypatch.setattr(batch_module.time, "sleep", stop_once)
-    out_path = folder / "never.otio"
-    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
-                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
-    assert code == 130, err
-    assert not out_path.exists()
-    from bridge.client import RiverClient, state_name
-
-    with RiverClient.connect() as client:
-        states = {state_name(j.state) for j in client.iter_jobs()}
-    assert states <= {"CANCELLED", "SUCCEEDED"} and "CANCELLED" in states, states
+    err, states = stopped_edit(capsys, source)
+    assert set(states) <= {"CANCELLED", "SUCCEEDED"} and "CANCELLED" in states, states
     assert "cancelling the batch" in err and "no timeline was written" in err, err
 
 
@@ -177,7 +183,7 @@ def test_a_stop_while_the_batch_is_submitted_cancels_the_jobs_it_queued(
     wait for their ids and cancel them, not stop with them unknown (and running)."""
     folder = scene_server.parent
     source = cut(scene_server, [Shot("a", 6, 10), Shot("b", 18, 9)], folder / "cut5.otio")
-    from bridge.client import RiverClient, state_name
+    from bridge.client import RiverClient
 
     real_submit = RiverClient.submit_batch
 
@@ -187,12 +193,6 @@ def test_a_stop_while_the_batch_is_submitted_cancels_the_jobs_it_queued(
         return answer
 
     monkeypatch.setattr(RiverClient, "submit_batch", submit_then_stop)
-    out_path = folder / "never.otio"
-    code, _, err = river(capsys, "timeline", "edit", str(source), "--targets", "1", "--op", "blur",
-                         "--select", "all", "--out", str(out_path), "--format", "ffv1")  # fmt: skip
-    assert code == 130, err
-    assert not out_path.exists()
-    with RiverClient.connect() as client:
-        states = [state_name(j.state) for j in client.iter_jobs()]
+    err, states = stopped_edit(capsys, source)
     assert len(states) == 2 and set(states) <= {"CANCELLED", "SUCCEEDED"}, states
     assert "stopping once the batch is submitted" in err and "cancelling the batch" in err, err

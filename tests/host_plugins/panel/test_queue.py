@@ -162,6 +162,23 @@ def state_of(queue: JobQueue, job_id: str) -> str:
     return "" if found is None else state_name(found.state)
 
 
+def followed_twin(
+    lab: Lab, queue: JobQueue, delay: float
+) -> tuple[bridge_pb2.Job, list[int], list[bridge_pb2.Job]]:
+    """A TWIN job of another client (``delay`` s a tracked frame), the seqs of its events as job_event
+    gives them and the jobs job_finished announces; the queue's bridge is marked ready."""
+    lab.start()
+    lab.pace.delay = delay
+    with lab.client() as other:
+        target = lab.twin(other, 0)
+    seqs: list[int] = []
+    queue.job_event.connect(lambda e: seqs.append(e.seq) if e.job_id == target.id else None)
+    finished: list[bridge_pb2.Job] = []
+    queue.job_finished.connect(finished.append)
+    queue.bridge.state = "ready"  # as after Bridge.start() (its capabilities call imports the engine: slow)
+    return target, seqs, finished
+
+
 def test_the_queue_lists_another_clients_jobs_with_live_progress(lab: Lab, queue: JobQueue, qtbot) -> None:
     lab.start()
     finished: list[str] = []
@@ -288,20 +305,12 @@ def test_action_errors_are_one_line_on_the_error_signal(lab: Lab, queue: JobQueu
 
 
 def test_the_queue_goes_offline_and_recovers_with_a_new_server(lab: Lab, queue: JobQueue, qtbot) -> None:
-    lab.start()
-    lab.pace.delay = 0.05  # 30 tracked frames: 1.5 s
-    with lab.client() as other:
-        target = lab.twin(other, 0)
-    seqs: list[int] = []
-    queue.job_event.connect(lambda e: seqs.append(e.seq) if e.job_id == target.id else None)
-    finished: list[bridge_pb2.Job] = []
-    queue.job_finished.connect(finished.append)
+    target, seqs, finished = followed_twin(lab, queue, 0.05)  # 30 tracked frames: 1.5 s
     online: list[bool] = []
     queue.online_changed.connect(online.append)
     errors: list[str] = []
     queue.error.connect(errors.append)
     statuses: list[str] = []
-    queue.bridge.state = "ready"  # as after Bridge.start() (its capabilities call imports the engine: slow)
     queue.bridge.status.connect(lambda state, _message: statuses.append(state))
     wait_for(qtbot, lambda: target.id in queue.watches() and seqs)
     watch = queue.watches()[target.id]
@@ -344,15 +353,7 @@ def test_a_job_the_list_sees_end_first_still_delivers_its_last_events(
             yield event
 
     monkeypatch.setattr(RiverClient, "watch", lagging)
-    lab.start()
-    lab.pace.delay = 0.01
-    with lab.client() as other:
-        target = lab.twin(other, 0)
-    seqs: list[int] = []
-    queue.job_event.connect(lambda e: seqs.append(e.seq) if e.job_id == target.id else None)
-    finished: list[bridge_pb2.Job] = []
-    queue.job_finished.connect(finished.append)
-    queue.bridge.state = "ready"
+    target, seqs, finished = followed_twin(lab, queue, 0.01)
     wait_for(qtbot, lambda: finished, timeout=20_000)
     with lab.client() as other:
         last = other.get_job(target.id).last_seq
